@@ -1,0 +1,50 @@
+# kdfair: two commands on a fresh machine.
+#   make study   - install (first time), run the quick embedded study, render the report site
+#   make test    - install (first time), run every notebook's tests and the pytest suite
+# Everything lives in .venv, created on first use.
+
+PY       ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.kdfair-installed
+STUDY    ?= quick
+export MPLBACKEND := Agg
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install study test docs readme export clean-nbs bench
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kdfair)" >/dev/null
+	touch $(STAMP)
+
+## The main job: the quick embedded study, ending with the report site in _site/
+study: $(STAMP)
+	$(BIN)/kdfair study --preset $(STUDY)
+	$(MAKE) docs
+
+## The tests: every library notebook (nbdev-test) and the pytest suite (papermill, sweeps, site)
+test: $(STAMP)
+	$(BIN)/python scripts/check_export.py
+	$(BIN)/nbdev-test --n_workers 2 --timing
+	$(BIN)/python -m pytest -q tests
+
+## Offline site: nbdev-proc-nbs + smalldocs (nbdev-docs where Quarto is installed)
+docs: $(STAMP)
+	$(BIN)/python scripts/build_site.py
+
+## README.md from nbs/index.ipynb (nbdev-readme where Quarto exists, nbconvert otherwise)
+readme: $(STAMP)
+	$(BIN)/python scripts/make_readme.py
+
+export: $(STAMP)
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
+
+bench: $(STAMP)
+	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
