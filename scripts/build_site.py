@@ -1,0 +1,29 @@
+"""Build the report website.
+
+With Quarto installed: `nbdev-docs` (the Quarto site in _docs/). Offline, the same project renders with
+`nbdev-proc-nbs` (nbdev's notebook processing into _proc/) and `smalldocs render` (pure Python, reads the same
+_quarto.yml); the site is copied to _docs/."""
+import shutil, subprocess, sys
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+bin_ = Path(sys.executable).parent
+
+def main(strict: bool = False) -> Path:
+    if shutil.which('quarto'):
+        subprocess.run([str(bin_ / 'nbdev-docs')], check=True, cwd=root)
+        return root / '_docs'
+    subprocess.run([str(bin_ / 'nbdev-proc-nbs')], check=True, cwd=root)
+    proc = root / '_proc'
+    for extra in ('images',):  # figures referenced by pages
+        if (root / 'nbs' / extra).is_dir(): shutil.copytree(root / 'nbs' / extra, proc / extra, dirs_exist_ok=True)
+    cmd = [str(bin_ / 'smalldocs'), 'render', str(proc)] + (['--strict'] if strict else [])
+    r = subprocess.run(cmd, cwd=root)
+    if r.returncode: sys.exit(f"smalldocs render failed ({r.returncode})")
+    out = root / '_docs'
+    if out.exists(): shutil.rmtree(out)
+    shutil.copytree(proc / '_docs', out)
+    print(f"site written to {out}/index.html")
+    return out
+
+if __name__ == '__main__': main('--strict' in sys.argv)
