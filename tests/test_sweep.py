@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kdfair_nb.sweep import (SweepConfigError, collect_results, plan_sweep, run_id, run_sweep, sweep_main)
+from kdfair_nb.sweep import (SweepConfigError, collect_results, plan_sweep, run_id, run_sweep, sweep_main, _defaults)
 
 TOY = Path(__file__).parent/'fixtures'/'toy_experiment.ipynb'
 
@@ -70,7 +70,7 @@ def test_failure_recorded_and_sweep_goes_on(tmp_path):
     assert err['type'] == 'ValueError' and 'raise ValueError' in err['cell_source'] and err['traceback']
     executed = json.loads((fdir/'notebook.ipynb').read_text())
     assert any(o.get('ename') == 'ValueError' for c in executed['cells'] for o in c.get('outputs', []))
-    assert json.loads((fdir/'params.json').read_text()) == {'counter': str(counter), 'x': 1, 'fail': True}
+    assert json.loads((fdir/'params.json').read_text()) == {**_defaults(TOY), 'counter': str(counter), 'x': 1, 'fail': True}
     assert not (tmp_path/'runs'/bad.run_id).exists()
     # a re-run retries only the failed run (and the CLI reports it with exit status 1)
     cfg_path = tmp_path/'sweep.yaml'
@@ -101,7 +101,7 @@ def test_kill_resume(tmp_path):
         psutil.wait_procs(children, timeout=10)  # the orphaned kernel notices its parent died and exits
         for c in children:
             if c.is_running(): c.kill()
-    rid = run_id(TOY, {'counter': str(counter), 'x': 7})
+    rid = run_id(TOY, {**_defaults(TOY), 'counter': str(counter), 'x': 7})
     assert [p.name.startswith(f'.tmp-{rid}-') for p in runs.iterdir()] == [True]
     assert len(collect_results(runs, write=False)) == 0
     assert plan_sweep(cfg).state(rid) == 'todo'
@@ -149,7 +149,7 @@ def test_cli_dry_run(local, tmp_path, capsys, monkeypatch):
     assert sweep_main(['proj/sweep.toml', '--dry-run']) == 0
     out = capsys.readouterr().out
     assert '3 runs: 2 done, 0 failed before, 1 to run' in out, out
-    new = run_id(TOY, {'counter': cfg['base']['counter'], 'x': 3, 'y': 0.5})
+    new = run_id(TOY, {**_defaults(TOY), 'counter': cfg['base']['counter'], 'x': 3, 'y': 0.5})
     assert new in out and not (Path(cfg['runs_dir'])/new).exists()
     assert len(_lines(cfg['base']['counter'])) >= 4 and new not in set(df.run_id)
     assert sweep_main(['proj/missing.yaml', '--dry-run']) == 2
