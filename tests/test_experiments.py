@@ -1,0 +1,55 @@
+"""The experiment notebooks, run through papermill (as the sweeps run them) with tiny parameters."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kdfair_nb.sweep import run_experiment
+
+NBS = Path(__file__).resolve().parent.parent / 'nbs' / 'experiments'
+TINY = dict(n_train=400, n_valid=100, n_test=200, size=32, skew=0.8, epochs=1, bs=64, threads=1)
+
+
+@pytest.fixture(scope='module')
+def teacher(tmp_path_factory):
+    runs = tmp_path_factory.mktemp('teachers')
+    r = run_experiment(NBS / 'train_teacher.ipynb', {**TINY, 'arch': 'cifar_resnet20'}, runs)
+    assert r.ok, r.error
+    return r.path
+
+
+def test_teacher_run_writes_everything(teacher):
+    for f in ('model.pt', 'data.json', 'metrics.json', 'predictions.parquet', 'embeddings.npy', 'notebook.ipynb'):
+        assert (teacher / f).is_file(), f
+    m = json.loads((teacher / 'metrics.json').read_text())
+    df = pd.read_parquet(teacher / 'predictions.parquet')
+    assert len(df) == 200 and m['n'] == 200 and m['arch'] == 'cifar_resnet20'
+    assert m['accuracy'] == pytest.approx((df.pred == df.y).mean())
+    assert np.load(teacher / 'embeddings.npy').shape == (200, 64)
+
+
+@pytest.mark.parametrize('params', [
+    dict(method='kd', lam=0.5),                               # distilled + adversary
+    dict(method='ctkd'),                                      # learnable temperature
+    dict(method='none', sparsity=0.5, prune_kind='structured'),  # pruned copy of the teacher, CE only
+])
+def test_student_runs(teacher, tmp_path, params):
+    r = run_experiment(NBS / 'distill.ipynb', {**{k: TINY[k] for k in ('epochs', 'bs', 'threads')},
+                                                'teacher_dir': str(teacher), **params}, tmp_path)
+    assert r.ok, r.error
+    m = json.loads((r.path / 'metrics.json').read_text())
+    t = json.loads((teacher / 'metrics.json').read_text())
+    assert m['ref_accuracy'] == pytest.approx(t['accuracy'])  # compared with the teacher it was distilled from
+    assert 0 <= m['agreement'] <= 1 and -1e-6 <= m['cka'] <= 1 + 1e-6
+    if params.get('sparsity'):
+        assert m['arch'] == 'cifar_resnet20' and m['measured_sparsity'] == pytest.approx(0.5, abs=0.05)
+    else:
+        assert m['arch'] == 'lenet5' and m['measured_sparsity'] == 0
+
+
+def test_missing_teacher_fails_cleanly(tmp_path):
+    r = run_experiment(NBS / 'distill.ipynb', {'teacher_dir': str(tmp_path / 'nope'), 'epochs': 1}, tmp_path / 'runs')
+    assert r.status == 'failed' and 'no finished teacher run' in r.error
+    assert (tmp_path / 'runs' / '_failed' / r.run_id / 'error.json').is_file()
