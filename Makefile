@@ -8,7 +8,6 @@ VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.kdfair-installed
 STUDY    ?= quick
-export MPLBACKEND := Agg
 export PYTHONUNBUFFERED := 1
 
 .PHONY: install study test docs readme export clean-nbs bench

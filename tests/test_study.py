@@ -1,0 +1,42 @@
+"""The study narrative and explorer notebooks, executed by papermill on a synthetic study folder (the layout the
+real sweeps write), and the `kdfair` command's study plan."""
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from kdfair_nb.report import make_fake_study
+from kdfair_nb.study import main
+
+STUDY_NBS = Path(__file__).resolve().parent.parent / 'nbs' / 'study'
+
+
+@pytest.fixture(scope='module')
+def fake_study(tmp_path_factory):
+    d = tmp_path_factory.mktemp('fake_study')
+    make_fake_study(d)
+    return d
+
+
+@pytest.mark.parametrize('name', ['study', 'explorer'])
+def test_narrative_executes(fake_study, tmp_path, name):
+    work = tmp_path / 'nbs' / 'study'; work.mkdir(parents=True)
+    out = work / f'{name}.ipynb'
+    pm.execute_notebook(str(STUDY_NBS / f'{name}.ipynb'), str(out), parameters={'study_dir': str(fake_study)},
+                        cwd=str(work), progress_bar=False, kernel_name='python3')
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    assert not errors
+    if name == 'study':
+        assert (tmp_path / 'nbs' / 'images' / 'overview.png').stat().st_size > 10_000
+        text = ''.join(str(o.get('text', '')) for c in nb.cells for o in c.get('outputs', []))
+        assert '(reproduced)' in text or 'did not reproduce' in text  # the findings are printed
+        n_png = sum('image/png' in o.get('data', {}) for c in nb.cells for o in c.get('outputs', []))
+        assert n_png >= 6
+
+
+def test_study_command_rejects_unknown_preset(capsys):
+    with pytest.raises(SystemExit):
+        main(['study', '--preset', 'enormous'])
+    assert 'invalid choice' in capsys.readouterr().err
