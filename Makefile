@@ -30,7 +30,7 @@ study: $(STAMP)
 ## The tests: every library notebook (nbdev-test) and the pytest suite (papermill, sweeps, site)
 test: $(STAMP)
 	$(BIN)/python scripts/check_export.py
-	$(BIN)/nbdev-test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/python -m pytest -q tests
 
 ## Offline site: nbdev-proc-nbs + smalldocs (nbdev-docs where Quarto is installed)
