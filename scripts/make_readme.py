@@ -15,6 +15,8 @@ if shutil.which('quarto'):
     sys.exit(0)
 
 nb = nbformat.read(root / 'nbs' / 'index.ipynb', as_version=4)
+from nbclient import NotebookClient  # run it, so the README shows fresh outputs
+NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(root / 'nbs')}}).execute()
 cells = []
 for c in nb.cells:
     src = c.source
@@ -23,9 +25,11 @@ for c in nb.cells:
             continue
         if re.search(r'^#\|\s*echo:\s*false', src, re.M): c.source = ''
         else: c.source = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
+        c.outputs = [o for o in c.get('outputs', []) if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
     cells.append(c)
 nb.cells = cells
 body, res = MarkdownExporter().from_notebook_node(nb)
+body = re.sub(r'<style scoped>.*?</style>\n?', '', body, flags=re.S)
 body = re.sub(r'\]\((?!https?://|/|#)([^)]+\.(?:png|svg|jpg|gif))\)', r'](nbs/\1)', body)
 body = re.sub(r'<img src="(?!https?://|/)([^"]+)"', r'<img src="nbs/\1"', body)
 outs = res.get('outputs', {})
