@@ -10,7 +10,7 @@ STAMP    := $(VENV)/.kdfair-installed
 STUDY    ?= quick
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install study test docs readme export clean-nbs bench
+.PHONY: install study test docs readme export clean-nbs bench chromium
 
 install: $(STAMP)
 
@@ -28,10 +28,17 @@ study: $(STAMP)
 	$(MAKE) docs
 
 ## The tests: every library notebook (nbdev-test) and the pytest suite (papermill, sweeps, site)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python scripts/check_export.py
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/python -m pytest -q tests
+
+## Debian's Chromium for the site screenshot test (installed when missing and we are root with apt-get)
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "chromium not installed: the site screenshot test will be skipped"
 
 ## Offline site: nbdev-proc-nbs + smalldocs (nbdev-docs where Quarto is installed)
 docs: $(STAMP)
@@ -45,5 +52,7 @@ export: $(STAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
 
+## Benchmarks (not tests): each prints its ratios last. torchdistill goes into .bench/site, not the project.
 bench: $(STAMP)
+	bash bench/setup_torchdistill.sh
 	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
