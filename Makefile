@@ -30,6 +30,7 @@ study: $(STAMP)
 ## The tests: every library notebook (nbdev-test) and the pytest suite (papermill, sweeps, site)
 test: $(STAMP) chromium
 	$(BIN)/python scripts/check_export.py
+	$(BIN)/python scripts/split_imports.py --check
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/python -m pytest -q tests
 

@@ -13,7 +13,9 @@ def main(strict: bool = False) -> Path:
     if shutil.which('quarto'):
         subprocess.run([str(bin_ / 'nbdev-docs')], check=True, cwd=root)
         return root / '_docs'
-    subprocess.run([str(bin_ / 'nbdev-proc-nbs')], check=True, cwd=root)
+    # nbdev-proc-nbs, minus its attempt to download and install Quarto (which needs sudo and the internet)
+    code = ("import nbdev.quarto as q; q._ensure_quarto = lambda: None; q.nbdev_proc_nbs.__wrapped__()")
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=root)
     proc = root / '_proc'
     for extra in ('images',):  # figures referenced by pages
         if (root / 'nbs' / extra).is_dir(): shutil.copytree(root / 'nbs' / extra, proc / extra, dirs_exist_ok=True)
