@@ -768,8 +768,15 @@ def findings(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, 
     # 5. pruning: KD lowers CEV and SDE
     cs = cev_sde_table(study)
     sp_both = [s for s in cs.index.get_level_values(0).unique() if (s, 'kd') in cs.index and (s, 'none') in cs.index]
+    defined = [s for s in sp_both if np.isfinite([cs.loc[(s, m), k] for m in ('kd', 'none') for k in ('cev', 'sde')]).all()]
     if not sp_both: out.append("KD lowers CEV/SDE of pruned models: not run (no sparsity with both CE-only and KD pruning runs).")
+    elif not defined:
+        n_ex = int(cs['cev_n_excluded'].max())
+        out.append(f"KD lowers CEV/SDE of pruned models: undefined on this data — CEV and SDE are percent changes of the "
+                   f"teacher's per-class FPR/FNR, and the teacher's FPR or FNR is 0 in {n_ex} of {study.n_classes} classes "
+                   f"(teacher accuracy {cs['teacher_accuracy'].iloc[0]:.4f}), so no class is left to measure (not measurable).")
     else:
+        sp_both = defined
         lower = [s for s in sp_both if cs.loc[(s, 'kd'), 'cev'] < cs.loc[(s, 'none'), 'cev']
                  and cs.loc[(s, 'kd'), 'sde'] < cs.loc[(s, 'none'), 'sde']]
         need = min(2, len(sp_both))
