@@ -13,7 +13,7 @@ for k, v in t['seconds'].items(): print(f"  {k:10s} {v / 60:6.1f} min")
 st = pd.read_parquet(study / 'students' / 'results.parquet')
 st = st[st.status == 'ok']
 block = st.apply(lambda r: 'pruning' if r.sparsity > 0 else 'adversary' if r.lam > 0 else
-                 'temperature' if r.method == 'kd' and r.T != 4 else 'methods', axis=1)
+                 'temperature' if r.method == 'kd' and r['T'] != 4 else 'methods', axis=1)
 by = st.groupby(block).seconds.agg(['count', 'sum', 'median'])
 by['sum'] /= 60
 print("student runs by block (count, summed run minutes, median seconds per run):")

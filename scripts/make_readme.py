@@ -30,6 +30,7 @@ for c in nb.cells:
 nb.cells = cells
 body, res = MarkdownExporter().from_notebook_node(nb)
 body = re.sub(r'<style scoped>.*?</style>\n?', '', body, flags=re.S)
+body = re.sub(r'\]\((?!https?://|/|#|nbs/)([^)]+\.ipynb)\)', r'](nbs/\1)', body)
 body = re.sub(r'\]\((?!https?://|/|#)([^)]+\.(?:png|svg|jpg|gif))\)', r'](nbs/\1)', body)
 body = re.sub(r'<img src="(?!https?://|/)([^"]+)"', r'<img src="nbs/\1"', body)
 outs = res.get('outputs', {})
