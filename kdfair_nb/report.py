@@ -151,7 +151,7 @@ class Study:
                 from kdfair_nb.data import load_splits, DATASETS
                 cfg = self.data_config()
                 if cfg.get('dataset') not in DATASETS: raise ValueError(f"data set {cfg.get('dataset')!r} cannot be re-rendered")
-                for k in ('imbalance', 'pair'): cfg.pop(k, None)  # training-set settings; the test split ignores them
+                for k in ('imbalance', 'imbalanced', 'pair'): cfg.pop(k, None)  # training-set settings; the test split ignores them
                 if cfg.get('cache_dir') and not Path(cfg['cache_dir']).is_dir(): cfg['cache_dir'] = None  # moved study
                 test = load_splits(**cfg)[2]
                 p = self.predictions(self.teacher_runs('source').run_id.iloc[0])
