@@ -30,7 +30,8 @@ Timing: the two students are trained epoch by epoch, interleaved (kdfair epoch, 
 rotated every epoch; kdfair's `Learner.fit(1)` is called once per epoch, which with a constant learning rate and
 a kept optimiser is the same training as `fit(epochs)`). An epoch's time is its training phase (every training
 batch: data, forward, loss, backward, step; kdfair's validation and per-fit cache look-up are reported apart).
-Throughput = training images / median epoch time; the whole-job throughput also counts kdfair's cache fill and
+Throughput = training images / median epoch time (also by process CPU time, less moved by other processes,
+and by the fastest epoch); the whole-job throughput also counts kdfair's cache fill and
 kdfair's per-fit overhead (validation on `--n-valid` images, cache look-ups). Test accuracy: kdfair's `predict`
 on the same test set for both students. On a shared machine other processes move single epochs a lot: the load
 average is printed. To tell the cache's share from the framework's, the last `--online-epochs` epochs also time
@@ -63,11 +64,12 @@ except ImportError as e:
 
 
 class PhaseTimer(Callback):
-    "Wall time of the training phase and of the validation phase of each epoch."
+    "Wall and process CPU time of the training phase, and wall time of the validation phase, of each epoch."
     order = 100
-    def before_fit(self): self.train_t, self.valid_t = [], []
-    def before_train(self): self.t0 = time.perf_counter()
-    def after_train(self): self.train_t.append(time.perf_counter() - self.t0)
+    def before_fit(self): self.train_t, self.train_c, self.valid_t = [], [], []
+    def before_train(self): self.t0, self.c0 = time.perf_counter(), time.process_time()
+    def after_train(self):
+        self.train_t.append(time.perf_counter() - self.t0); self.train_c.append(time.process_time() - self.c0)
     def before_validate(self): self.t1 = time.perf_counter()
     def after_validate(self): self.valid_t.append(time.perf_counter() - self.t1)
 
@@ -181,7 +183,9 @@ def main():
                                 cbs=[make_kd_callback('kd', fresh(t_name, n_classes, sd), T=args.T, alpha=args.alpha,
                                                       cache=False), on_timer])
     clear_teacher_cache()
-    t0 = time.perf_counter(); cached_teacher_outputs(kd_teacher, dls.train); fill = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    cached_teacher_outputs(kd_teacher, dls.train)
+    fill, fill_c = time.perf_counter() - t0, time.process_time() - c0
 
     # ---- torchdistill: DistillationBox from a config dict
     mean, std = (torch.tensor(s).view(1, -1, 1, 1) for s in data.train.stats)
@@ -208,7 +212,7 @@ def main():
     # ---- interleaved epochs
     n_img = len(dls.train) * args.bs
     assert n_img == len(box.train_data_loader) * args.bs
-    kd_t, kd_fit, td_t, on_t = [], [], [], []
+    kd_t, kd_fit, td_t, on_t, kd_c, td_c, on_c = [], [], [], [], [], [], []
     times = {'kdfair': kd_t, 'torchdistill': td_t, 'kdfair online': on_t}
     for e in range(args.epochs):
         order = ['kdfair', 'torchdistill'] + (['kdfair online'] if e >= args.epochs - n_on else [])
@@ -216,13 +220,15 @@ def main():
         for side in order:
             if side == 'kdfair online':
                 with on_learn.no_bar(), on_learn.no_logging(): on_learn.fit(1, args.lr)
-                on_t.append(on_timer.train_t[0])
+                on_t.append(on_timer.train_t[0]); on_c.append(on_timer.train_c[0])
             elif side == 'kdfair':
                 t0 = time.perf_counter()
                 with learn.no_bar(), learn.no_logging(): learn.fit(1, args.lr)
-                kd_fit.append(time.perf_counter() - t0); kd_t.append(timer.train_t[0])
+                kd_fit.append(time.perf_counter() - t0); kd_t.append(timer.train_t[0]); kd_c.append(timer.train_c[0])
             else:
-                t0 = time.perf_counter(); td_train_one_epoch(box, e); td_t.append(time.perf_counter() - t0)
+                t0, c0 = time.perf_counter(), time.process_time()
+                td_train_one_epoch(box, e)
+                td_t.append(time.perf_counter() - t0); td_c.append(time.process_time() - c0)
         print(f"epoch {e + 1}: " + ", ".join(f"{s} {times[s][-1]:.2f}s" for s in order)
               + f"   (load {os.getloadavg()[0]:.2f})", flush=True)
 
@@ -234,22 +240,25 @@ def main():
                            cbs=[make_kd_callback('kd', kd_teacher, T=args.T, alpha=args.alpha)])
         with lrn.no_bar(), lrn.no_logging(): lrn.fit(args.epochs, args.lr)
         spread.append(accuracy(lrn.model, data.test))
-    med_kd, med_td = statistics.median(kd_t), statistics.median(td_t)
+    med = statistics.median
+    med_kd, med_td = med(kd_t), med(td_t)
     job_kd = fill + sum(kd_fit)  # cache fill + every fit (training, validation, cache look-ups)
     job_td = sum(td_t)
     n_all = n_img * args.epochs
-    print(f"\ncache fill (kdfair, once per teacher and data set): {fill:.2f}s; kdfair per-fit overhead "
-          f"(validation of {len(data.valid)} images + cache look-up), median: "
-          f"{statistics.median(f - t for f, t in zip(kd_fit, kd_t)):.2f}s; cache stats {TEACHER_CACHE_STATS}")
-    print(f"{'':14s}{'median epoch s':>15s}{'images/s':>10s}{'whole job s':>13s}{'job images/s':>14s}"
-          f"{'test acc':>10s}   all epochs (s)")
-    for nm, med, job, acc, ts in (('kdfair', med_kd, job_kd, acc_kd, kd_t), ('torchdistill', med_td, job_td, acc_td, td_t)):
-        print(f"{nm:14s}{med:15.2f}{n_img / med:10.0f}{job:13.2f}{n_all / job:14.0f}{acc:10.3f}   "
-              + " ".join(f"{t:.2f}" for t in ts))
-    if on_t:
-        m = statistics.median(on_t)
-        print(f"{'kdfair online':14s}{m:15.2f}{n_img / m:10.0f}{'':13s}{'':14s}{'':10s}   "
-              + " ".join(f"{t:.2f}" for t in on_t) + "   (teacher online, no cache: timing only)")
+    print(f"\ncache fill (kdfair, once per teacher and data set): {fill:.2f}s wall, {fill_c:.2f}s CPU; kdfair per-fit "
+          f"overhead (validation of {len(data.valid)} images + cache look-up), median: "
+          f"{med(f - t for f, t in zip(kd_fit, kd_t)):.2f}s; cache stats {TEACHER_CACHE_STATS}")
+    print("throughput in training images per second of one epoch's training phase: wall (median epoch), wall of the "
+          "fastest epoch, process CPU time (median epoch); whole job = all epochs (+ kdfair's cache fill and fits)")
+    print(f"{'':14s}{'epoch s':>9s}{'img/s':>8s}{'fastest':>9s}{'img/CPU-s':>10s}{'job s':>8s}{'job img/s':>10s}"
+          f"{'test acc':>9s}   epochs wall (CPU) s")
+    rows = [('kdfair', kd_t, kd_c, job_kd, f"{acc_kd:9.3f}"), ('torchdistill', td_t, td_c, job_td, f"{acc_td:9.3f}")]
+    if on_t: rows.append(('kdfair online', on_t, on_c, None, '   timing only (teacher online, no cache)'))
+    for nm, ts, cs, job, tail in rows:
+        js = f"{job:8.1f}{n_all / job:10.0f}" if job else f"{'':18s}"
+        print(f"{nm:14s}{med(ts):9.2f}{n_img / med(ts):8.0f}{n_img / min(ts):9.0f}{n_img / med(cs):10.0f}{js}"
+              + (tail if job else f"{'':9s}") + "   " + " ".join(f"{t:.2f} ({c:.2f})" for t, c in zip(ts, cs))
+              + ("" if job else tail))
     print(f"test accuracy difference kdfair - torchdistill: {acc_kd - acc_td:+.3f} (binomial s.e. of the difference on "
           f"{len(data.test)} test images ~{se:.3f}; the two runs also differ in data order)")
     if spread:
@@ -259,10 +268,11 @@ def main():
               f"sd {statistics.stdev(accs):.3f}); torchdistill {acc_td:.3f}")
     print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if on_t:
-        print(f"without the cache: ratio kdfair online/torchdistill throughput {med_td / statistics.median(on_t):.2f}x "
-              f"(median epoch; the framework overhead alone)")
-    print(f"ratio kdfair/torchdistill throughput: {med_td / med_kd:.2f}x (median epoch); "
-          f"{job_td / job_kd:.2f}x (whole job, with kdfair's cache fill and validation)")
+        print(f"without the cache (framework alone): ratio kdfair online/torchdistill throughput "
+              f"{med_td / med(on_t):.2f}x wall, {med(td_c) / med(on_c):.2f}x CPU, {min(td_t) / min(on_t):.2f}x fastest")
+    print(f"ratio kdfair/torchdistill throughput: {med_td / med_kd:.2f}x (median epoch wall; "
+          f"{med(td_c) / med(kd_c):.2f}x CPU time, {min(td_t) / min(kd_t):.2f}x fastest epochs; "
+          f"{job_td / job_kd:.2f}x whole job with kdfair's cache fill and validation)")
 
 
 if __name__ == '__main__':
