@@ -604,12 +604,14 @@ def _holdout(ds, frac, seed):
 
 def load_splits(dataset: str = 'trifeature', data_root: str = '', size: int = 32, n_train: int = 10_000,
                 n_valid: int = 2_000, n_test: int = 2_000, skew=0.8, balanced_test: bool = False, data_seed: int = 0,
-                target: str = 'Smiling', protected: str = 'Male', in_memory: bool = True, cache_dir=None) -> tuple:
-    "(train, valid, test) `FairDataset`s of `dataset` (see `DATASETS`); real data sets read from `data_root`."
+                target: str = 'Smiling', protected: str = 'Male', in_memory: bool = True, cache_dir=None,
+                label: str = 'shape') -> tuple:
+    """(train, valid, test) `FairDataset`s of `dataset` (see `DATASETS`); real data sets read from `data_root`;
+    `label` is the Trifeature feature to classify."""
     if dataset not in DATASETS: raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
     if dataset == 'trifeature':
         d = make_biased_trifeature(n_train, n_valid, n_test, size=size, skew=skew, balanced_test=balanced_test,
-                                   seed=data_seed, cache_dir=cache_dir)
+                                   seed=data_seed, cache_dir=cache_dir, label=label)
         return d.train, d.valid, d.test
     if not data_root: raise ValueError(f"dataset {dataset!r} needs `data_root`, the folder of a local copy")
     if dataset == 'cifar100':
