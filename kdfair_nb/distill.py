@@ -7,6 +7,7 @@ Docs: https://kdfair.github.io/kdfair/distill.html.md"""
 # %% ../nbs/03_distill.ipynb #8d03d2b3
 from __future__ import annotations
 import hashlib, inspect, math, numbers, os, tempfile, warnings
+from .train import atomic_write
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,12 +223,7 @@ def cached_teacher_outputs(teacher: nn.Module, dl, cache_dir=None, bs: int = 512
     else:
         out = teacher_outputs(teacher, dl, bs); out.key = key; TEACHER_CACHE_STATS['misses'] += 1
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp'); os.close(fd)
-            try:
-                torch.save({'logits': out.logits, 'emb': out.emb, 'y': out.y}, tmp); os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True); raise
+            atomic_write(path, lambda tmp: torch.save({'logits': out.logits, 'emb': out.emb, 'y': out.y}, tmp))
     _TEACHER_CACHE[key] = out
     while len(_TEACHER_CACHE) > TEACHER_CACHE_SIZE: _TEACHER_CACHE.popitem(last=False)
     return out

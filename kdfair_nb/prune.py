@@ -7,6 +7,7 @@ Docs: https://kdfair.github.io/kdfair/prune.html.md"""
 # %% ../nbs/07_prune.ipynb #93c27c68
 from __future__ import annotations
 import copy, math, os, tempfile
+from .train import atomic_write
 from pathlib import Path
 from typing import NamedTuple
 
@@ -184,13 +185,8 @@ def make_permanent(model: nn.Module) -> nn.Module:
 
 def save_pruned(model: nn.Module, path) -> Path:
     "Save the state dict of a permanent copy of `model` (atomically); `model` keeps its masks."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     sd = make_permanent(_deepcopy(model)).state_dict()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp'); os.close(fd)
-    try: torch.save(sd, tmp); os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+    return atomic_write(path, lambda tmp: torch.save(sd, tmp))
 
 # %% ../nbs/07_prune.ipynb #f2eb3c2e
 class PruneCallback(Callback):

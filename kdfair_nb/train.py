@@ -25,8 +25,8 @@ from fastai.torch_core import set_seed
 from .data import FairDataset, fair_dataloaders
 
 # %% auto #0
-__all__ = ['seed_everything', 'AttributeBatch', 'TerminateOnNaN', 'make_learner', 'train_model', 'predict', 'save_predictions',
-           'prob_matrix']
+__all__ = ['seed_everything', 'AttributeBatch', 'TerminateOnNaN', 'make_learner', 'train_model', 'predict', 'atomic_write',
+           'save_predictions', 'prob_matrix']
 
 # %% ../nbs/02_train.ipynb #3bd469bd
 def seed_everything(seed: int = 0):
@@ -103,14 +103,18 @@ def predict(model, data, bs: int = 512, embeddings: bool = False):
     df = pd.concat([df, pd.DataFrame(P, columns=[f'p{i}' for i in range(P.shape[1])])], axis=1)
     return (df, torch.cat(es)) if embeddings else df
 
-def save_predictions(df: pd.DataFrame, path) -> Path:
-    "Write predictions to Parquet atomically."
+def atomic_write(path, write) -> Path:
+    "Call `write(tmp)` on a temporary file beside `path`, then rename it into place (no half-written files)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp'); os.close(fd)
-    try: df.to_parquet(tmp, index=False); os.replace(tmp, path)
+    try: write(tmp); os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
+def save_predictions(df: pd.DataFrame, path) -> Path:
+    "Write predictions to Parquet atomically."
+    return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 def prob_matrix(df: pd.DataFrame) -> np.ndarray:
     "The `(N, C)` probability columns of a predictions DataFrame."
