@@ -9,15 +9,17 @@ import pandas as pd
 study = Path(sys.argv[1] if len(sys.argv) > 1 else 'runs/quick')
 t = json.loads((study / 'timing.json').read_text())
 print(f"study {t['preset']!r}: {t['runs']} runs, {t['failed']} failed")
-for k, v in t['seconds'].items(): print(f"  {k:10s} {v / 60:6.1f} min")
-st = pd.read_parquet(study / 'students' / 'results.parquet')
-st = st[st.status == 'ok']
-block = st.apply(lambda r: 'pruning' if r.sparsity > 0 else 'adversary' if r.lam > 0 else
-                 'temperature' if r.method == 'kd' and r['T'] != 4 else 'methods', axis=1)
-by = st.groupby(block).seconds.agg(['count', 'sum', 'median'])
-by['sum'] /= 60
-print("student runs by block (count, summed run minutes, median seconds per run):")
-print(by.round(1).to_string())
-te = pd.read_parquet(study / 'teachers' / 'results.parquet')
-print(f"teacher runs: {len(te)}, median {te.seconds.median():.0f} s each")
+for k, v in t['seconds'].items(): print(f"  {k:18s} {v / 60:6.1f} min")
+for d in (study, study / 'pruning'):
+    if not (d / 'students' / 'results.parquet').exists(): continue
+    st = pd.read_parquet(d / 'students' / 'results.parquet')
+    st = st[st.status == 'ok']
+    block = st.apply(lambda r: 'pruning' if r.sparsity > 0 else 'adversary' if r.lam > 0 else
+                     'temperature' if r.method == 'kd' and r['T'] != 4 else 'methods', axis=1)
+    by = st.groupby(block).seconds.agg(['count', 'sum', 'median'])
+    by['sum'] /= 60
+    print(f"{d.name}: student runs by block (count, summed run minutes, median seconds per run):")
+    print(by.round(1).to_string())
+    te = pd.read_parquet(d / 'teachers' / 'results.parquet')
+    print(f"{d.name}: teacher runs: {len(te)}, median {te.seconds.median():.0f} s each")
 print(f"total / 20-minute budget: {t['seconds']['total'] / 1200:.2f}")

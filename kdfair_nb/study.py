@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse, copy, json, os, sys, time
 from pathlib import Path
 
-from .sweep import run_sweep, sweep_main
+from .sweep import run_sweep, sweep_main, _write_json
 
 # %% auto #0
 __all__ = ['QUICK', 'QUICK_PRUNING', 'FULL', 'FULL_PRUNING', 'PRESETS', 'get_preset', 'repo_root', 'teacher_config',
@@ -135,6 +135,16 @@ def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, ti
     timing[prefix + 'students'] = time.perf_counter() - t0
     return [teachers, students]
 
+def _record_timing(study_dir, name, timing, tables) -> dict:
+    "Write `study_dir/timing.json`, unless this call trained nothing: then the file keeps the times of the call that did."
+    counts = [t.attrs.get('counts', {}) for t in tables]
+    info = {'preset': name, 'seconds': dict(timing), 'runs': int(sum(len(t) for t in tables)),
+            'failed': int(sum((t.status != 'ok').sum() for t in tables)),
+            'skipped': int(sum(c.get('skipped', 0) for c in counts))}  # runs finished by an earlier call
+    path = Path(study_dir) / 'timing.json'
+    if sum(c.get('done', 0) + c.get('failed', 0) for c in counts) or not path.exists(): _write_json(path, info)
+    return info
+
 def run_study(preset='quick', study_dir=None, workers: int | None = None, executor: str = 'local', scheduler=None,
               narrative: bool = True, progress: bool = True, root=None) -> dict:
     "Run the study's stages (teachers, students, narrative); returns the wall time of each stage in seconds."
@@ -150,13 +160,13 @@ def run_study(preset='quick', study_dir=None, workers: int | None = None, execut
         pdir = study_dir / 'pruning'
         tables += _train_stages(get_preset(p['pruning_study']), pdir, root, workers, executor, scheduler, progress,
                                 timing, 'pruning ')
+    timing['total'] = time.perf_counter() - t00
+    info = _record_timing(study_dir, p['name'], timing, tables)  # before the narrative, so the study page shows it
     if narrative:
         t0 = time.perf_counter(); run_narrative(study_dir, root=root, progress=progress, pruning_dir=pdir)
         timing['narrative'] = time.perf_counter() - t0
-    timing['total'] = time.perf_counter() - t00
-    failed = int(sum((t.status != 'ok').sum() for t in tables))
-    info = {'preset': p['name'], 'seconds': timing, 'runs': int(sum(len(t) for t in tables)), 'failed': failed}
-    (study_dir / 'timing.json').write_text(json.dumps(info, indent=1))
+        timing['total'] = time.perf_counter() - t00
+        info = _record_timing(study_dir, p['name'], timing, tables)
     return info
 
 # %% ../nbs/10_study.ipynb #f2e42840
@@ -177,6 +187,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     info = run_study(a.preset, a.study_dir, a.workers, a.executor, a.scheduler, narrative=not a.no_narrative)
     s = info['seconds']
-    print(f"study '{info['preset']}': {info['runs']} runs ({info['failed']} failed) in {s['total'] / 60:.1f} min — "
+    skipped = f", {info['skipped']} finished earlier and skipped" if info['skipped'] else ''
+    print(f"study '{info['preset']}': {info['runs']} runs ({info['failed']} failed{skipped}) in {s['total'] / 60:.1f} min — "
           + ', '.join(f"{k} {v / 60:.1f} min" for k, v in s.items() if k != 'total'))
     return 1 if info['failed'] else 0

@@ -491,7 +491,9 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
             counts[{'ok': 'done', 'skipped': 'skipped'}.get(res.status, 'failed')] += 1
             if res.status == 'failed': bar.write(f"run {res.run_id} failed: {res.error}")
             bar.set_postfix(counts, refresh=False); bar.update()
-    return collect_results(plan.runs_dir)
+    table = collect_results(plan.runs_dir)
+    table.attrs['counts'] = counts  # what this call did: runs done, skipped (finished before), failed
+    return table
 
 @dataclass
 class _Runner:
