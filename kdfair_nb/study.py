@@ -107,6 +107,11 @@ def _teacher_dir(df, seed):
     if ok.empty: raise RuntimeError(f"the teacher run with seed {seed} failed; see its error in teachers/_failed/")
     return ok.run_id.iloc[0]
 
+def _relative_to(path, start) -> str:
+    "`path` relative to `start` where it can be (the published page then shows no build machine's paths), else absolute."
+    try: return os.path.relpath(Path(path).resolve(), Path(start).resolve())
+    except ValueError: return str(Path(path).resolve())  # another drive (Windows)
+
 def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, pruning_dir=None) -> list:
     "Execute the study notebooks (`nbs/study/*.ipynb`) in place with papermill on `study_dir` (and `pruning_dir`)."
     import papermill as pm
@@ -114,8 +119,8 @@ def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, p
     nbs = notebooks or sorted((root / 'nbs' / 'study').glob('*.ipynb'))
     done = []
     for nb in nbs:
-        params = {'study_dir': str(Path(study_dir).resolve())}
-        if pruning_dir and 'pruning_dir' in pm.inspect_notebook(str(nb)): params['pruning_dir'] = str(Path(pruning_dir).resolve())
+        params = {'study_dir': _relative_to(study_dir, Path(nb).parent)}
+        if pruning_dir and 'pruning_dir' in pm.inspect_notebook(str(nb)): params['pruning_dir'] = _relative_to(pruning_dir, Path(nb).parent)
         pm.execute_notebook(str(nb), str(nb), parameters=params,
                             cwd=str(Path(nb).parent), progress_bar=progress, kernel_name='python3')
         done.append(Path(nb))
