@@ -688,6 +688,8 @@ def compression_table(study: Study, teachers: str = 'source') -> pd.DataFrame:
         rows.append(dict(model=name, arch=arch, sparsity=float(sp), n=len(g), **{c: g[c].mean() for c in cols + ['accuracy']}))
     out = pd.DataFrame(rows).set_index('model')
     out = pd.concat([out.iloc[:1], out.iloc[1:].sort_values('sparsity')])
+    counts = ['params', 'nonzero_params', 'flops']
+    out[counts] = out[counts].round().astype('Int64')  # counts (a mean over runs of one architecture)
     for c in cols:
         out[f'{c}_ratio'] = out[c].iloc[0] / out[c]
     return out

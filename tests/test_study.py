@@ -32,7 +32,8 @@ def test_narrative_executes(fake_study, tmp_path, name):
     assert f'study_dir = "{os.path.relpath(fake_study, work)}"' in injected  # no build machine's absolute path on the page
     if name == 'study':
         assert (tmp_path / 'nbs' / 'images' / 'overview.png').stat().st_size > 10_000
-        text = ''.join(str(o.get('text', '')) for c in nb.cells for o in c.get('outputs', []))
+        text = ''.join(str(o.get('text', '')) + str(o.get('data', {}).get('text/markdown', ''))
+                       for c in nb.cells for o in c.get('outputs', []))
         assert '(reproduced)' in text or 'did not reproduce' in text  # the findings are printed
         n_png = sum('image/png' in o.get('data', {}) for c in nb.cells for o in c.get('outputs', []))
         assert n_png >= 6
