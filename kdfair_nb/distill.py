@@ -6,8 +6,7 @@ Docs: https://kdfair.github.io/kdfair/distill.html.md"""
 
 # %% ../nbs/03_distill.ipynb #8d03d2b3
 from __future__ import annotations
-import hashlib, inspect, math, numbers, os, tempfile, warnings
-from .train import atomic_write
+import hashlib, inspect, math, numbers, warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch.nn.functional as F
 from fastai.callback.core import Callback
 from fastcore.foundation import L
 
-from .train import train_model
+from .train import atomic_write, train_model
 
 # %% auto #0
 __all__ = ['TEACHER_CACHE_SIZE', 'TEACHER_CACHE_STATS', 'KD_METHODS', 'kd_loss', 'pairwise_distances', 'rkd_distance_loss',

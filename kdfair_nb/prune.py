@@ -6,8 +6,7 @@ Docs: https://kdfair.github.io/kdfair/prune.html.md"""
 
 # %% ../nbs/07_prune.ipynb #93c27c68
 from __future__ import annotations
-import copy, math, os, tempfile
-from .train import atomic_write
+import copy, math
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,6 +18,7 @@ from fastai.callback.core import Callback
 
 from .data import FairDataset, fair_dataloaders
 from .models import CifarResNet, LeNet5, KDNet, _BasicBlock
+from .train import atomic_write
 
 # %% auto #0
 __all__ = ['PRUNE_KINDS', 'SEED001_CIFAR100_KEEP', 'agp_schedule', 'agp_events', 'prunable_layers', 'prune_to', 'Sparsity',

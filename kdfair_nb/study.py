@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/study.html.md"""
 
 # %% ../nbs/10_study.ipynb #adaa9ae7
 from __future__ import annotations
-import argparse, copy, json, os, sys, time
+import argparse, copy, os, sys, time
 from pathlib import Path
 
 from .sweep import run_sweep, sweep_main, _write_json
@@ -120,7 +120,8 @@ def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, p
     done = []
     for nb in nbs:
         params = {'study_dir': _relative_to(study_dir, Path(nb).parent)}
-        if pruning_dir and 'pruning_dir' in pm.inspect_notebook(str(nb)): params['pruning_dir'] = _relative_to(pruning_dir, Path(nb).parent)
+        if pruning_dir and 'pruning_dir' in pm.inspect_notebook(str(nb)):
+            params['pruning_dir'] = _relative_to(pruning_dir, Path(nb).parent)
         pm.execute_notebook(str(nb), str(nb), parameters=params,
                             cwd=str(Path(nb).parent), progress_bar=progress, kernel_name='python3')
         done.append(Path(nb))

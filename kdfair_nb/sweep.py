@@ -271,10 +271,15 @@ def _proc_start(pid):
         return psutil.Process(pid).create_time()
     except Exception: return None
 
+def _atomic(path: Path, write):
+    "Call `write(tmp)` on a hidden temporary file beside `path`, then rename it into place."
+    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(4)}')
+    try:
+        write(tmp); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
 def _write_json(path, obj):
-    tmp = Path(path).with_name(f'.{Path(path).name}.{secrets.token_hex(4)}')
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+    _atomic(Path(path), lambda tmp: tmp.write_text(json.dumps(obj, indent=1, default=str)))
 
 def _read_json(path, default=None):
     try: return json.loads(Path(path).read_text())
@@ -401,12 +406,6 @@ def _arrow_safe(df):
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
                 df[c] = df[c].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
     return df
-
-def _atomic(path: Path, write):
-    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(4)}')
-    try:
-        write(tmp); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 def collect_results(runs_dir, write: bool = True) -> pd.DataFrame:
     "One row per finished or failed run in `runs_dir`; written to `results.parquet`/`results.csv` if `write`"
