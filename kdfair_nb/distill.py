@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from fastai.callback.core import Callback
 from fastcore.foundation import L
 
-from .train import atomic_write, train_model
+from .core import compute_once
+from .train import train_model
 
 # %% auto #0
 __all__ = ['TEACHER_CACHE_SIZE', 'TEACHER_CACHE_STATS', 'KD_METHODS', 'kd_loss', 'pairwise_distances', 'rkd_distance_loss',
@@ -206,23 +207,53 @@ def teacher_outputs(teacher: nn.Module, dl, bs: int = 512) -> TeacherOutputs:
                                  "samples; check its weights before distilling")
     return TeacherOutputs(logits, emb, y_all)
 
+def _outputs_sha1(logits, emb, y) -> str:
+    h = hashlib.sha1()
+    for nm, t in (('logits', logits), ('emb', emb), ('y', y)):
+        h.update(f"{nm}|{None if t is None else (t.dtype, tuple(t.shape))}".encode())
+        if t is not None: h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+def _save_teacher_file(out: TeacherOutputs, path):
+    torch.save({'logits': out.logits, 'emb': out.emb, 'y': out.y,
+                'sha1': _outputs_sha1(out.logits, out.emb, out.y)}, path)
+
+def _load_teacher_file(path, n: int) -> TeacherOutputs:
+    "The outputs stored in `path` for a data set of `n` samples; an error naming the file if it is damaged."
+    def bad(what):
+        return ValueError(f"the teacher-output cache file {path} {what}; delete it and it is recomputed on the next run")
+    try: d = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise bad(f"cannot be read, it is truncated or corrupt ({type(e).__name__}: {e})") from e
+    if not (isinstance(d, dict) and torch.is_tensor(d.get('logits')) and torch.is_tensor(d.get('y'))
+            and (d.get('emb') is None or torch.is_tensor(d['emb']))):
+        raise bad("is not a teacher-output cache (a dict of tensors 'logits', 'emb' and 'y')")
+    logits, emb, y = d['logits'], d.get('emb'), d['y']
+    shapes = f"logits {tuple(logits.shape)}, emb {None if emb is None else tuple(emb.shape)}, y {tuple(y.shape)}"
+    if (logits.dim() != 2 or len(logits) != n or y.shape != (n,) or y.dtype != torch.long
+            or (emb is not None and (emb.dim() != 2 or len(emb) != n))):
+        raise bad(f"does not fit the {n}-sample training set ({shapes})")
+    if 'sha1' in d and d['sha1'] != _outputs_sha1(logits, emb, y):
+        raise bad("is corrupt: its tensors do not match their checksum")
+    if not (torch.isfinite(logits).all() and (emb is None or torch.isfinite(emb).all())):
+        raise bad("is corrupt: it holds NaN or infinite outputs")
+    return TeacherOutputs(logits, emb, y)
+
 def cached_teacher_outputs(teacher: nn.Module, dl, cache_dir=None, bs: int = 512) -> TeacherOutputs:
     """`teacher_outputs` memoised on (teacher hash, data fingerprint): in memory (the `TEACHER_CACHE_SIZE` most
-    recent) and, with `cache_dir`, on disk."""
+    recent) and, with `cache_dir`, on disk, computed by one process when several ask at once (the others wait, then
+    load). A damaged cache file raises an error naming it."""
     reason = cache_unavailable_reason(dl)
     if reason and 'fingerprint' in reason: return teacher_outputs(teacher, dl, bs)  # nothing to key on: no memo
     key = f"{teacher_fingerprint(teacher)}-{_data_key(dl.dataset)}"
     if key in _TEACHER_CACHE:
         TEACHER_CACHE_STATS['hits'] += 1; _TEACHER_CACHE.move_to_end(key)
         return _TEACHER_CACHE[key]
-    path = Path(cache_dir) / f"teacher_outputs_{key}.pt" if cache_dir is not None else None
-    if path is not None and path.exists():
-        d = torch.load(path, map_location='cpu', weights_only=True)
-        out = TeacherOutputs(d['logits'], d.get('emb'), d['y'], key); TEACHER_CACHE_STATS['disk'] += 1
+    compute = lambda: teacher_outputs(teacher, dl, bs)
+    if cache_dir is None: out, computed = compute(), True
     else:
-        out = teacher_outputs(teacher, dl, bs); out.key = key; TEACHER_CACHE_STATS['misses'] += 1
-        if path is not None:
-            atomic_write(path, lambda tmp: torch.save({'logits': out.logits, 'emb': out.emb, 'y': out.y}, tmp))
+        out, computed = compute_once(Path(cache_dir) / f"teacher_outputs_{key}.pt", compute, _save_teacher_file,
+                                     lambda p: _load_teacher_file(p, len(dl.dataset)))
+    out.key = key; TEACHER_CACHE_STATS['misses' if computed else 'disk'] += 1
     _TEACHER_CACHE[key] = out
     while len(_TEACHER_CACHE) > TEACHER_CACHE_SIZE: _TEACHER_CACHE.popitem(last=False)
     return out

@@ -18,7 +18,7 @@ from fastai.callback.core import Callback
 
 from .data import FairDataset, fair_dataloaders
 from .models import CifarResNet, LeNet5, KDNet, _BasicBlock
-from .train import atomic_write
+from .core import atomic_write
 
 # %% auto #0
 __all__ = ['PRUNE_KINDS', 'SEED001_CIFAR100_KEEP', 'agp_schedule', 'agp_events', 'prunable_layers', 'prune_to', 'Sparsity',
