@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/data.html.md"""
 
 # %% ../nbs/00_data.ipynb #6d46f5c5
 from __future__ import annotations
-import hashlib, json, math, pickle, random, warnings
+import codecs, hashlib, json, math, pickle, random, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,14 +16,16 @@ import torch.nn.functional as F
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 
+from .core import compute_once
+
 # %% auto #0
 __all__ = ['SHAPES', 'TEXTURES', 'COLORS', 'FEATURES', 'WARM_COLORS', 'IMAGENET_STATS', 'WIDER_CLUSTERS', 'WIDER_ATTRIBUTES',
            'CELEBA_SPLITS', 'DATASETS', 'shape_polygons', 'shape_masks', 'texture_pattern', 'render_trifeature',
            'FairDataset', 'TensorFairDataset', 'normalize', 'class_skews', 'heldout_combinations', 'BiasedTrifeature',
            'make_biased_trifeature', 'subsample_classes', 'TensorDL', 'random_flip_shift', 'fair_dataloaders',
            'attribute_only_accuracy', 'FairImageDataset', 'wider_image_gender', 'load_wider_attribute',
-           'write_wider_fixture', 'read_celeba_attributes', 'load_celeba', 'write_celeba_fixture', 'load_cifar100',
-           'write_cifar100_fixture', 'load_splits']
+           'write_wider_fixture', 'read_celeba_attributes', 'load_celeba', 'write_celeba_fixture', 'UnsafePickleError',
+           'load_cifar100', 'write_cifar100_fixture', 'load_splits']
 
 # %% ../nbs/00_data.ipynb #29b269cb
 SHAPES = ['triangle', 'square', 'plus', 'circle', 'tee', 'rhombus', 'pentagon', 'star', 'fivesquare', 'trapezoid']
@@ -276,7 +278,8 @@ def make_biased_trifeature(n_train: int = 10_000, n_valid: int = 2_000, n_test: 
                            cache_dir=None) -> BiasedTrifeature:
     """Biased Trifeature (REFERENCE §1): label = `label` feature, protected attribute = whether the `attribute`
     feature is in `group1`, with per-class skew `skew`. Test uses held-out combinations (same skew unless
-    `balanced_test`). Deterministic in `seed`; cached as a .pt file in `cache_dir` when given."""
+    `balanced_test`). Deterministic in `seed`. With `cache_dir`, rendered once and kept there as a .pt file of plain
+    tensors: processes that ask for the same data set at once wait for the one that renders it."""
     if label not in FEATURES or attribute not in FEATURES:
         raise ValueError(f"label and attribute must be among {list(FEATURES)}, got {label!r}, {attribute!r}")
     if label == attribute: raise ValueError("label and protected attribute must be different features")
@@ -289,32 +292,82 @@ def make_biased_trifeature(n_train: int = 10_000, n_valid: int = 2_000, n_test: 
     config = dict(n_train=n_train, n_valid=n_valid, n_test=n_test, size=size, skew=p.tolist(), label=label,
                   attribute=attribute, group1=sorted(group1), balanced_test=balanced_test,
                   heldout_frac=heldout_frac, seed=seed)
-    key = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    if cache_dir is not None and (Path(cache_dir) / f'trifeature_{key}.pt').exists():
-        d = torch.load(Path(cache_dir) / f'trifeature_{key}.pt', weights_only=False)
-        return BiasedTrifeature(**d)
-    group_of = torch.tensor([int(v in group1) for v in FEATURES[attribute]])
-    held = heldout_combinations(heldout_frac, seed)
-    groups = [f"{attribute} not in {{{', '.join(sorted(group1))}}}", f"{attribute} in {{{', '.join(sorted(group1))}}}"]
-    if attribute == 'color' and set(group1) == set(WARM_COLORS): groups = ['cool colour', 'warm colour']
-    gen = torch.Generator().manual_seed(seed)
-    splits, stats = {}, None
-    for i, (name, n, allowed, ps) in enumerate([('train', n_train, ~held, p), ('valid', n_valid, ~held, p),
-                                                 ('test', n_test, held if heldout_frac > 0 else ~held,
-                                                  torch.full_like(p, .5) if balanced_test else p)]):
-        f, y, a = _sample_split(n, ps, allowed, label, attribute, group_of, gen)
-        x = render_trifeature(f[:, 0], f[:, 1], f[:, 2], size=size, seed=seed * 1000 + i)
-        y = f[:, list(FEATURES).index(label)]
-        meta = {k: f[:, j] for j, k in enumerate(FEATURES)}
-        ds = TensorFairDataset(x, y, a, FEATURES[label], groups, stats, meta)
-        stats = stats or ds.stats  # all splits normalised with the training statistics
-        splits[name] = ds
-    res = BiasedTrifeature(**splits, skews=p, config=config)
-    if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        tmp = Path(cache_dir) / f'.trifeature_{key}.tmp'
-        torch.save(res.__dict__, tmp); tmp.replace(Path(cache_dir) / f'trifeature_{key}.pt')
-    return res
+    def generate() -> BiasedTrifeature:
+        group_of = torch.tensor([int(v in group1) for v in FEATURES[attribute]])
+        held = heldout_combinations(heldout_frac, seed)
+        names = ', '.join(sorted(group1))
+        groups = [f"{attribute} not in {{{names}}}", f"{attribute} in {{{names}}}"]
+        if attribute == 'color' and set(group1) == set(WARM_COLORS): groups = ['cool colour', 'warm colour']
+        gen = torch.Generator().manual_seed(seed)
+        splits, stats = {}, None
+        for i, (name, n, allowed, ps) in enumerate([('train', n_train, ~held, p), ('valid', n_valid, ~held, p),
+                                                     ('test', n_test, held if heldout_frac > 0 else ~held,
+                                                      torch.full_like(p, .5) if balanced_test else p)]):
+            f, y, a = _sample_split(n, ps, allowed, label, attribute, group_of, gen)
+            x = render_trifeature(f[:, 0], f[:, 1], f[:, 2], size=size, seed=seed * 1000 + i)
+            y = f[:, list(FEATURES).index(label)]
+            meta = {k: f[:, j] for j, k in enumerate(FEATURES)}
+            ds = TensorFairDataset(x, y, a, FEATURES[label], groups, stats, meta)
+            stats = stats or ds.stats  # all splits normalised with the training statistics
+            splits[name] = ds
+        return BiasedTrifeature(**splits, skews=p, config=config)
+    if cache_dir is None: return generate()
+    key = hashlib.sha1(json.dumps({**config, 'cache_format': _TRIFEATURE_CACHE_FORMAT}, sort_keys=True).encode())
+    path = Path(cache_dir) / f'trifeature_{key.hexdigest()[:12]}.pt'
+    return compute_once(path, generate, _save_trifeature, lambda f: _load_trifeature(f, config))[0]
+
+# %% ../nbs/00_data.ipynb #7b1eb34f
+_TRIFEATURE_CACHE_FORMAT = 2  # layout of the cache file: part of its name (the key) and stored inside it
+
+def _tensor_digest(tensors) -> str:
+    "SHA-1 over the dtypes, shapes and bytes of `tensors`."
+    h = hashlib.sha1()
+    for t in tensors:
+        t = torch.as_tensor(t).contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode()); h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+def _split_tensors(s: dict) -> list: return [s['x'], s['y'], s['a']] + [s['meta'][k] for k in sorted(s['meta'])]
+
+def _save_trifeature(d: BiasedTrifeature, path):
+    "Write `d` to `path` as plain tensors, lists and strings (loadable with `weights_only=True`), checksummed."
+    own = lambda t: t.clone(memory_format=torch.contiguous_format)  # not a view of a larger tensor
+    splits = {}
+    for name in ('train', 'valid', 'test'):
+        ds = getattr(d, name)
+        s = {'x': own(ds.x), 'y': own(ds.y), 'a': own(ds.a), 'classes': list(ds.classes), 'groups': list(ds.groups),
+             'stats': [list(v) for v in ds.stats], 'meta': {k: own(v) for k, v in (ds.meta or {}).items()}}
+        splits[name] = {**s, 'sha1': _tensor_digest(_split_tensors(s))}
+    torch.save({'format': _TRIFEATURE_CACHE_FORMAT, 'config': d.config, 'skews': own(d.skews),
+                'skews_sha1': _tensor_digest([d.skews]), 'splits': splits}, path)
+
+def _load_trifeature(path, config: dict) -> BiasedTrifeature:
+    "Read a file of `_save_trifeature` made for `config`; raise naming the file when anything about it is wrong."
+    path = Path(path)
+    def bad(why): return ValueError(f"{path}: {why}. This Trifeature cache file is unusable; "
+                                    f"delete it and the next run regenerates it")
+    try: d = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [''])[0]
+        raise bad(f"unreadable: truncated, corrupt or not a plain-tensor cache ({type(e).__name__}: {first})") from None
+    fmt = d.get('format') if isinstance(d, dict) else type(d).__name__
+    if fmt != _TRIFEATURE_CACHE_FORMAT: raise bad(f"cache format {fmt!r}, expected {_TRIFEATURE_CACHE_FORMAT}")
+    if d.get('config') != config: raise bad(f"written for other settings ({d.get('config')}) than its name says")
+    try:
+        if _tensor_digest([d['skews']]) != d['skews_sha1']: raise ValueError("the checksum of the skews does not match")
+        splits = {}
+        for name in ('train', 'valid', 'test'):
+            s = d['splits'][name]
+            if _tensor_digest(_split_tensors(s)) != s['sha1']:
+                raise ValueError(f"the checksum of the {name} split does not match its data")
+            want = (config[f'n_{name}'], 3, config['size'], config['size'])
+            if tuple(s['x'].shape) != want:
+                raise ValueError(f"{name} images have shape {tuple(s['x'].shape)}, not {want}")
+            stats = tuple(tuple(float(v) for v in t) for t in s['stats'])
+            splits[name] = TensorFairDataset(s['x'], s['y'], s['a'], s['classes'], s['groups'], stats, dict(s['meta']))
+    except Exception as e:  # a missing key, a wrong type, a shape or length that does not fit
+        raise bad(f"malformed content ({type(e).__name__}: {e})") from None
+    return BiasedTrifeature(**splits, skews=d['skews'], config=config)
 
 # %% ../nbs/00_data.ipynb #66b51c20
 def subsample_classes(ds: TensorFairDataset, keep: dict, seed: int = 0) -> TensorFairDataset:
@@ -427,6 +480,12 @@ def _need_file(p, what):
     if not p.is_file(): raise FileNotFoundError(f"{what} file not found: {p}")
     return p
 
+def _need_images(files, listed_in):
+    "Raise naming the annotation file `listed_in` when images it lists are absent (never a silently smaller set)."
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{listed_in}: {len(missing)} listed image(s) missing on disk, e.g. {missing[0]}")
+
 # %% ../nbs/00_data.ipynb #571c258e
 WIDER_CLUSTERS = {
     'Team_Sports': ['Basketball', 'Football', 'Soccer', 'Hockey'],
@@ -457,22 +516,37 @@ def load_wider_attribute(root, split: str = 'trainval', size: int = 226) -> Fair
     if split not in ('trainval', 'test'): raise ValueError(f"split must be 'trainval' or 'test', got {split!r}")
     jf = _need_file(root / f'wider_attribute_{split}.json', 'WIDER Attribute annotation')
     try: ann = json.loads(jf.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{jf}: not valid JSON ({e})") from None
-    for k in ('images', 'scene_id_map'):
-        if k not in ann: raise ValueError(f"{jf}: missing key {k!r} (expected 'images', 'attribute_id_map', 'scene_id_map')")
-    scene_map = {int(k): v for k, v in ann['scene_id_map'].items()}
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{jf}: not valid JSON ({e})") from None
+    keys = ('images', 'scene_id_map', 'attribute_id_map')
+    if not isinstance(ann, dict): raise ValueError(f"{jf}: expected a JSON object with keys {keys}")
+    for k in keys:
+        if k not in ann: raise ValueError(f"{jf}: missing key {k!r} (expected {', '.join(map(repr, keys))})")
+    if not isinstance(ann['images'], list): raise ValueError(f"{jf}: 'images' must be a list")
+    att0 = ann['attribute_id_map'].get('0') if isinstance(ann['attribute_id_map'], dict) else None
+    if _norm_name(str(att0)) != 'male': raise ValueError(f"{jf}: attribute 0 must be 'male', the map gives {att0!r}")
+    try: scene_map = {int(k): v for k, v in ann['scene_id_map'].items()}
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"{jf}: 'scene_id_map' must map integer ids to scene names") from None
     files, y, a, skipped = [], [], [], 0
     for i, im in enumerate(ann['images']):
+        if not isinstance(im, dict): raise ValueError(f"{jf}: image entry {i} is not a JSON object")
         miss = {'file_name', 'scene_id', 'targets'} - set(im)
         if miss: raise ValueError(f"{jf}: image entry {i} lacks {sorted(miss)}")
-        if im['scene_id'] not in scene_map: raise ValueError(f"{jf}: image {im['file_name']} has unknown scene_id {im['scene_id']}")
-        name = _norm_name(scene_map[im['scene_id']])
-        if name not in _WIDER_SCENE2CLUSTER: raise ValueError(f"{jf}: scene {scene_map[im['scene_id']]!r} is not one of the 30 WIDER scenes")
+        fn, sid = im['file_name'], im['scene_id']
+        if not isinstance(sid, int) or sid not in scene_map:
+            raise ValueError(f"{jf}: image {fn} has unknown scene_id {sid!r}")
+        name = _norm_name(str(scene_map[sid]))
+        if name not in _WIDER_SCENE2CLUSTER:
+            raise ValueError(f"{jf}: scene {scene_map[sid]!r} is not one of the 30 WIDER scenes")
+        if not isinstance(im['targets'], list): raise ValueError(f"{jf}: image {fn}: 'targets' must be a list of boxes")
         for t in im['targets']:
-            if len(t.get('attribute', [])) != 14: raise ValueError(f"{jf}: image {im['file_name']} has a box without 14 attributes")
+            att = t.get('attribute') if isinstance(t, dict) else None
+            if not isinstance(att, list) or len(att) != 14 or any(v not in (-1, 0, 1) for v in att):
+                raise ValueError(f"{jf}: image {fn} has a box without 14 attributes (each -1, 0 or 1)")
         g = wider_image_gender(im['targets'])
         if g is None: skipped += 1; continue
-        files.append(root / 'Image' / im['file_name']); y.append(_WIDER_SCENE2CLUSTER[name]); a.append(g)
+        files.append(root / 'Image' / fn); y.append(_WIDER_SCENE2CLUSTER[name]); a.append(g)
+    _need_images(files, jf)
     if skipped: warnings.warn(f"{jf}: skipped {skipped} image(s) without person boxes (no gender)")
     return FairImageDataset(files, y, a, list(WIDER_CLUSTERS), ['female', 'male'], size=size)
 
@@ -511,13 +585,37 @@ def read_celeba_attributes(path):
     try: n = int(lines[0].strip())
     except ValueError: raise ValueError(f"{path}: first line must be the number of images, got {lines[0]!r}") from None
     names = lines[1].split()
-    rows = [l.split() for l in lines[2:] if l.strip()]
+    if not names: raise ValueError(f"{path}: line 2 must list the attribute names")
+    if len(set(names)) != len(names): raise ValueError(f"{path}: line 2 names an attribute twice")
+    rows = [(k + 3, l.split()) for k, l in enumerate(lines[2:]) if l.strip()]
     if len(rows) != n: raise ValueError(f"{path}: header says {n} images but {len(rows)} rows follow")
-    bad = [r[0] for r in rows if len(r) != len(names) + 1]
-    if bad: raise ValueError(f"{path}: row for {bad[0]} has the wrong number of values (expected {len(names)})")
-    vals = np.array([[int(v) for v in r[1:]] for r in rows], dtype=np.int8)
-    if not np.isin(vals, (-1, 1)).all(): raise ValueError(f"{path}: attribute values must be -1 or 1")
-    return [r[0] for r in rows], names, vals
+    vals = np.empty((n, len(names)), dtype=np.int8)
+    for k, (ln, r) in enumerate(rows):
+        if len(r) != len(names) + 1:
+            raise ValueError(f"{path}: line {ln}: row for {r[0]} has the wrong number of values ({len(r) - 1}; "
+                             f"expected {len(names)}, one per attribute of line 2)")
+        if any(v not in ('-1', '1') for v in r[1:]):
+            raise ValueError(f"{path}: line {ln}: attribute values must be -1 or 1, got {' '.join(r[1:])}")
+        vals[k] = [int(v) for v in r[1:]]
+    files = [r[0] for _, r in rows]
+    if len(set(files)) != len(files):
+        dup = next(f for f in files if files.count(f) > 1)
+        raise ValueError(f"{path}: image {dup} is listed more than once")
+    return files, names, vals
+
+def _read_celeba_partition(path) -> dict:
+    "Parse `list_eval_partition.txt` (`file split` per line, split 0 train, 1 valid, 2 test) into {file: split}."
+    path = _need_file(path, 'CelebA partition')
+    part = {}
+    for ln, l in enumerate(path.read_text().splitlines(), 1):
+        r = l.split()
+        if not r: continue
+        if len(r) != 2 or r[1] not in ('0', '1', '2'):
+            raise ValueError(f"{path}: line {ln} must be '<image> <0|1|2>' (0 train, 1 valid, 2 test), "
+                             f"got {l.strip()!r}")
+        if part.setdefault(r[0], int(r[1])) != int(r[1]):
+            raise ValueError(f"{path}: line {ln}: {r[0]} is listed again with another split")
+    return part
 
 def load_celeba(root, target: str = 'Smiling', protected: str = 'Male', split: str = 'train',
                 size: int = 64) -> FairImageDataset:
@@ -527,12 +625,13 @@ def load_celeba(root, target: str = 'Smiling', protected: str = 'Male', split: s
     files, names, vals = read_celeba_attributes(root / 'list_attr_celeba.txt')
     for n in (target, protected):
         if n not in names: raise ValueError(f"unknown CelebA attribute {n!r}; known: {names}")
-    pf = _need_file(root / 'list_eval_partition.txt', 'CelebA partition')
-    part = dict(l.split()[:2] for l in pf.read_text().splitlines() if l.strip())
+    pf = root / 'list_eval_partition.txt'
+    part = _read_celeba_partition(pf)
     missing = [f for f in files if f not in part]
     if missing: raise ValueError(f"{pf}: no partition for {len(missing)} image(s), e.g. {missing[0]}")
-    keep = [i for i, f in enumerate(files) if int(part[f]) == CELEBA_SPLITS[split]]
+    keep = [i for i, f in enumerate(files) if part[f] == CELEBA_SPLITS[split]]
     img_dir = _need_dir(root / 'img_align_celeba', 'CelebA image')
+    _need_images([img_dir / files[i] for i in keep], root / 'list_attr_celeba.txt')
     ti, pi = names.index(target), names.index(protected)
     return FairImageDataset([img_dir / files[i] for i in keep], (vals[keep, ti] == 1).astype(int),
                             (vals[keep, pi] == 1).astype(int), [f'not {target}', target],
@@ -554,31 +653,70 @@ def write_celeba_fixture(root, n: int = 12, seed: int = 0) -> Path:
     (root / 'list_eval_partition.txt').write_text('\n'.join(parts) + '\n')
     return root
 
+# %% ../nbs/00_data.ipynb #2dae66ce
+class UnsafePickleError(pickle.UnpicklingError):
+    "A pickle names a global (class or function) that the data set reader does not allow; nothing of it ran."
+
+def _numpy_rebuilders():
+    a = np.zeros(1, np.uint8)  # numpy's own reconstruction functions, whichever module path this numpy uses
+    return a.__reduce__()[0], a.__reduce_ex__(5)[0]
+
+class _CifarUnpickler(pickle.Unpickler):
+    "Unpickles only what CIFAR-100's python pickles hold: dicts, lists, bytes, numbers and numpy arrays."
+    _reconstruct, _frombuffer = _numpy_rebuilders()
+    ALLOWED = {('numpy.core.multiarray', '_reconstruct'): _reconstruct,  # numpy 1 (the original files)
+               ('numpy._core.multiarray', '_reconstruct'): _reconstruct,  # numpy 2
+               ('numpy.core.numeric', '_frombuffer'): _frombuffer,  # arrays at pickle protocol 5
+               ('numpy._core.numeric', '_frombuffer'): _frombuffer,
+               ('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype,
+               ('_codecs', 'encode'): codecs.encode}  # Python 3 writes bytes as encode(str, 'latin1') at protocol 2
+    def __init__(self, file, path):
+        super().__init__(file, encoding='bytes'); self.path = path
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED: return self.ALLOWED[(module, name)]
+        raise UnsafePickleError(f"{self.path}: refused to load {module}.{name}: a CIFAR-100 pickle holds only dicts, "
+                                f"lists, bytes and numpy arrays, so this file is not one (or has been tampered with)")
+
 # %% ../nbs/00_data.ipynb #1c9b7292
 def load_cifar100(root, split: str = 'train') -> TensorFairDataset:
     "CIFAR-100 (python pickle format) from `root` (the folder holding `cifar-100-python/`, or that folder itself)."
     root = _need_dir(root, 'CIFAR-100 root')
     if (root / 'cifar-100-python').is_dir(): root = root / 'cifar-100-python'
     if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    def _load(f):
-        f = _need_file(root / f, 'CIFAR-100')
+    def _load(name):
+        f = _need_file(root / name, 'CIFAR-100')
         try:
-            with open(f, 'rb') as fh: return pickle.load(fh, encoding='bytes')
-        except Exception as e: raise ValueError(f"{f}: not a CIFAR-100 pickle ({e})") from None
-    d, meta = _load(split), _load('meta')
+            with open(f, 'rb') as fh: d = _CifarUnpickler(fh, f).load()
+        except UnsafePickleError: raise
+        except Exception as e:
+            raise ValueError(f"{f}: not a CIFAR-100 pickle: truncated or corrupt ({type(e).__name__}: {e})") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{f}: not a CIFAR-100 pickle (holds a {type(d).__name__}, not a dict)")
+        return f, d
+    (sf, d), (mf, meta) = _load(split), _load('meta')
     for k in (b'data', b'fine_labels'):
-        if k not in d: raise ValueError(f"{root / split}: missing key {k.decode()!r}")
-    if b'fine_label_names' not in meta: raise ValueError(f"{root / 'meta'}: missing key 'fine_label_names'")
-    data = np.asarray(d[b'data'], dtype=np.uint8)
-    if data.ndim != 2 or data.shape[1] != 3072: raise ValueError(f"{root / split}: data must be N x 3072, got {data.shape}")
+        if k not in d: raise ValueError(f"{sf}: missing key {k.decode()!r}")
+    if b'fine_label_names' not in meta: raise ValueError(f"{mf}: missing key 'fine_label_names'")
+    data = np.asarray(d[b'data'])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{sf}: data must be a uint8 array of N x 3072, got {data.dtype} {data.shape}")
+    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b'fine_label_names']]
+    labels = {}
+    for k, names in ((b'fine_labels', classes), (b'coarse_labels', meta.get(b'coarse_label_names'))):
+        if k not in d: continue
+        v, what = np.asarray(d[k]), k.decode()
+        if v.ndim != 1 or len(v) != len(data): raise ValueError(f"{sf}: {v.size} {what} for {len(data)} images")
+        if len(v) and (v.dtype.kind not in 'iu' or v.min() < 0 or (names and v.max() >= len(names))):
+            want = f"integers in [0, {len(names)}) (the names in {mf})" if names else "non-negative integers"
+            raise ValueError(f"{sf}: {what} must be {want}")
+        labels[k] = torch.from_numpy(v.astype(np.int64))
     x = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
-    classes = [n.decode() for n in meta[b'fine_label_names']]
-    extra = {'coarse': torch.tensor(d[b'coarse_labels'])} if b'coarse_labels' in d else None
-    return TensorFairDataset(x, torch.tensor(d[b'fine_labels']), None, classes, stats=((0.5071, 0.4865, 0.4409),
+    extra = {'coarse': labels[b'coarse_labels']} if b'coarse_labels' in labels else None
+    return TensorFairDataset(x, labels[b'fine_labels'], None, classes, stats=((0.5071, 0.4865, 0.4409),
                              (0.2673, 0.2564, 0.2762)), meta=extra)
 
 def write_cifar100_fixture(root, n: int = 20, seed: int = 0) -> Path:
-    "Write a tiny CIFAR-100 copy in the python pickle format (5 classes used of 100)."
+    "Write a tiny CIFAR-100 copy in the python pickle format (protocol 2, as the original; 5 classes used of 100)."
     root = Path(root) / 'cifar-100-python'; root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for split in ('train', 'test'):
@@ -586,10 +724,10 @@ def write_cifar100_fixture(root, n: int = 20, seed: int = 0) -> Path:
         d = {b'filenames': [f'img_{i}.png'.encode() for i in range(n)], b'batch_label': split.encode(),
              b'fine_labels': fine, b'coarse_labels': [f // 2 for f in fine],
              b'data': rng.integers(0, 255, (n, 3072), dtype=np.uint8)}
-        with open(root / split, 'wb') as fh: pickle.dump(d, fh)
+        with open(root / split, 'wb') as fh: pickle.dump(d, fh, protocol=2)
     with open(root / 'meta', 'wb') as fh:
         pickle.dump({b'fine_label_names': [f'class_{i}'.encode() for i in range(100)],
-                     b'coarse_label_names': [f'super_{i}'.encode() for i in range(20)]}, fh)
+                     b'coarse_label_names': [f'super_{i}'.encode() for i in range(20)]}, fh, protocol=2)
     return root.parent
 
 # %% ../nbs/00_data.ipynb #aae39b0a
