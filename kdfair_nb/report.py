@@ -14,18 +14,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from kdfair_nb.metrics import (
-    FairnessWarning, RateShift, cev_sde, fairness_report, linear_cka, pct_change, plot_disparity, plot_rate_shift,
-    recall_disparity)
-from .stats import per_class_accuracy, similarity_bias_correlation, tc_sc_table
+from .metrics import (
+    FairnessWarning, RateShift, cev_sde, fairness_report, linear_cka, ovr_rates, pct_change, plot_disparity,
+    plot_rate_shift, recall_disparity)
+from .stats import (
+    bootstrap_effect, corr_ci, effect_ci, per_class_accuracy, similarity_bias_correlation, tc_sc_table, verdict)
 
 # %% auto #0
-__all__ = ['STUDENT_DEFAULTS', 'METHOD_NAMES', 'METRICS', 'FAKE_EFFECTS', 'select', 'Study', 'load_study', 'methods_runs',
-           'lambda_runs', 'temperature_runs', 'pruning_runs', 'make_fake_study', 'mean_ci', 'fmt_mean_std',
-           'lambda_table', 'best_lambda', 'tradeoff_plot', 'tradeoff_3d', 'model_table', 'class_disparity',
-           'disparity_bars', 'tc_sc_vs_T', 'dpd_eod_vs_T', 'dpd_eod_plot', 'rate_shifts', 'cev_sde_table',
-           'rate_shift_scatter', 'similarity_bias', 'similarity_bias_plot', 'compression_table', 'findings',
-           'StudyExplorer', 'explorer']
+__all__ = ['STUDENT_DEFAULTS', 'METHOD_NAMES', 'METRICS', 'FAKE_EFFECTS', 'CHECKS', 'METHOD_COLORS', 'FINDING_CHECKS', 'select',
+           'Study', 'load_study', 'methods_runs', 'lambda_runs', 'temperature_runs', 'pruning_runs', 'make_fake_study',
+           'mean_ci', 'fmt_mean_std', 'lambda_table', 'best_lambda', 'tradeoff_plot', 'tradeoff_3d', 'model_table',
+           'class_disparity', 'disparity_bars', 'tc_sc_vs_T', 'dpd_eod_vs_T', 'dpd_eod_plot', 'rate_shifts',
+           'cev_sde_table', 'rate_shift_scatter', 'similarity_bias', 'similarity_bias_plot', 'compression_table',
+           'sanity_checks', 'training_curves', 'findings', 'findings_table', 'StudyExplorer', 'explorer']
 
 # %% ../nbs/09_report.ipynb #bd98515e
 STUDENT_DEFAULTS = dict(method='kd', T=4.0, alpha=0.9, lam=0.0, adv_mode='grl', adv_inputs='logits', sparsity=0.0,
@@ -37,8 +38,8 @@ METRICS = ('accuracy', 'macro_precision', 'macro_recall', 'macro_f1', 'mean_abs_
 
 def _read_results(d: Path, collect: bool) -> pd.DataFrame:
     "A stage's results table: `results.parquet`, or collected from the run folders (`collect`, or no table yet)."
-    from kdfair_nb.sweep import collect_results
-    if (d / 'results.parquet').is_file() and not collect: df = pd.read_parquet(d / 'results.parquet')
+    from kdfair_nb.sweep import collect_results, read_results
+    if (d / 'results.parquet').is_file() and not collect: df = read_results(d / 'results.parquet')
     elif d.is_dir(): df = collect_results(d, write=False)
     else: df = pd.DataFrame(columns=['run_id', 'notebook', 'status', 'error', 'seconds'])
     for c in [c for c in df.columns if str(c).startswith('metric.')]:  # a metric named like a parameter (teacher 'arch')
@@ -83,6 +84,7 @@ class Study:
     _embs: dict = field(default_factory=dict, repr=False)
     _ref: tuple | None = field(default=None, repr=False)
     _test: object = field(default=None, repr=False)
+    _hist: dict = field(default_factory=dict, repr=False)
 
     def __repr__(self):
         return (f"Study({str(self.path)!r}: {len(self.teachers)} teacher runs, {len(self.students)} student runs, "
@@ -118,6 +120,13 @@ class Study:
         "Test-set penultimate embeddings `(N, d)` of a run (cached)."
         if run_id not in self._embs: self._embs[run_id] = np.load(self.run_dir(run_id) / 'embeddings.npy')
         return self._embs[run_id]
+
+    def history(self, run_id: str) -> pd.DataFrame | None:
+        "Per-epoch training history (`history.csv`: `epoch, train_loss, valid_loss, valid_accuracy`) of a run; None if absent."
+        if run_id not in self._hist:
+            f = self.run_dir(run_id) / 'history.csv'
+            self._hist[run_id] = pd.read_csv(f).sort_values('epoch').reset_index(drop=True) if f.is_file() else None
+        return self._hist[run_id]
 
     def teacher_runs(self, which: str = 'source') -> pd.DataFrame:
         "Teacher rows: `'source'` = the runs the students were distilled from (all if none), `'all'` = every run."
@@ -237,10 +246,13 @@ FAKE_EFFECTS = dict(
     method_disp={'rkd': 0.11, 'ctkd': 0.13, 'kdpp': 0.115},    # other KD methods at the default T
     lam_factor=lambda lam: 1 / (1 + 1.5 * lam),                # disparity multiplier of the adversary
     lam_acc_drop=lambda lam: 0.02 * max(0.0, lam - 1),         # accuracy cost of the adversary
+    valid_lam_factor=None, valid_lam_acc_drop=None,            # the same on the validation split (None: as on test)
     sc_classes=lambda T: int(round(1 + 5 * (T - 1) / 7)),      # classes where KD's recall is above 'none''s ...
     sc_shift=0.08,                                             # ... by this much (elsewhere equal)
     prune_dev={'none': lambda s: 0.25 * s, 'kd': lambda s: 0.05 * s},  # per-class recall change when pruning
-    noise=0.01)                                                # per-seed recall jitter
+    noise=0.01,                                                # per-seed per-class recall jitter
+    acc_noise=0.001, disp_noise=0.004,                         # per-run jitter (SD) of accuracy and mean |disparity|
+    max_epochs=20, loss_tau=2.0, overfit=0.01, patience=3)     # training curves: decay (epochs), upturn, early stop
 
 def _plant(y, a, r, d, rng, C, shortcut: float = 0.0):
     """Predictions with per-class recall `r` and signed recall disparity `d` (a=1 minus a=0), exact per cell; a
@@ -268,7 +280,8 @@ def _pred_frame(y, a, pred, rng, C):
     df = pd.DataFrame(dict(idx=np.arange(len(y)), y=y, a=a, pred=pred))
     return pd.concat([df, pd.DataFrame(P.astype(np.float32), columns=[f'p{c}' for c in range(C)])], axis=1)
 
-def _write_run(runs_dir: Path, notebook: str, params: dict, metrics: dict, df: pd.DataFrame, emb, data=None) -> str:
+def _write_run(runs_dir: Path, notebook: str, params: dict, metrics: dict, df: pd.DataFrame, emb, data=None,
+               history: pd.DataFrame | None = None) -> str:
     from kdfair_nb.sweep import run_id
     rid = run_id(notebook, params)
     d = runs_dir / rid
@@ -279,7 +292,24 @@ def _write_run(runs_dir: Path, notebook: str, params: dict, metrics: dict, df: p
     df.to_parquet(d / 'predictions.parquet', index=False)
     np.save(d / 'embeddings.npy', np.asarray(emb, np.float32))
     if data is not None: (d / 'data.json').write_text(json.dumps(data))
+    if history is not None: history.to_csv(d / 'history.csv', index=False)
     return rid
+
+def _fake_history(acc: float, rng, E: dict, C: int) -> tuple[pd.DataFrame, dict]:
+    """Per-epoch losses decaying with time constant `loss_tau` towards a floor set by `acc`, the validation loss
+    turning up by `overfit` per epoch after 3 `loss_tau`; early stopping with `patience` on the validation loss."""
+    n, tau = int(E['max_epochs']), float(E['loss_tau'])
+    e = np.arange(1, n + 1)
+    floor, start, decay = 0.15 + 2.5 * (1 - acc), np.log(C) + 0.2, np.exp(-(e - 1) / tau)
+    up = E['overfit'] * np.maximum(0, e - 3 * tau)
+    valid = floor + (start - floor) * decay + up + 0.003 * rng.normal(size=n)
+    train = 0.8 * floor + (start - 0.8 * floor) * decay - up
+    best, stop, early = 0, n, False
+    for i in range(n):
+        if valid[i] < valid[best]: best = i
+        if i - best >= E['patience']: stop, early = i + 1, True; break
+    h = pd.DataFrame(dict(epoch=e, train_loss=train, valid_loss=valid, valid_accuracy=acc - (acc - 1 / C) * decay))
+    return h.iloc[:stop], dict(best_epoch=best + 1, epochs_run=stop, max_epochs=n, stopped_early=early)
 
 def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds=(0, 1, 2), seeds=(0, 1, 2),
                     methods=('none', 'kd', 'rkd', 'ctkd', 'kdpp'), lams=(0.0, 0.5, 1.0, 2.0), Ts=(1.0, 2.0, 4.0, 8.0),
@@ -311,14 +341,30 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
     proj = rng.normal(size=(16, 8)) / 4
     dev_pattern = rng.choice([-1.0, 1.0], C) * rng.uniform(0.5, 1.5, C)
 
-    def model(acc, disp, seed_rng, shift=None):
+    vi = np.random.default_rng([rng_seed, 5]).permutation(N)[:max(N // 2, 1)]  # validation split: half, same mix
+    yv, av = y[vi], a[vi]
+
+    def model(acc, disp, seed_rng, noise_rng, shift=None, valid=None):
+        "Test and validation predictions of one run; `valid = (acc, disp)` plants different validation numbers."
+        acc_v, disp_v = valid if valid is not None else (acc, disp)
         r = np.full(C, float(acc)) if np.ndim(acc) == 0 else np.asarray(acc, float).copy()
         if shift is not None: r = r + shift
         jit = E['noise'] * seed_rng.normal(size=C)
-        r = np.clip(r + jit - jit.mean(), 0.02, 0.995)
+        r = r + jit - jit.mean() + E['acc_noise'] * noise_rng.normal()
+        f = max(0.0, 1 + E['disp_noise'] / disp * noise_rng.normal()) if disp > 0 else 0.0
         d = disp * sgn * (1 + 0.1 * seed_rng.normal(size=C))
         d = d * disp / max(np.abs(d).mean(), 1e-12) if disp > 0 else d
-        return _plant(y, a, r, d, seed_rng, C, shortcut=min(1.0, 4 * disp))
+        test = _plant(y, a, np.clip(r, 0.02, 0.995), f * d, seed_rng, C, shortcut=min(1.0, 4 * disp))
+        rv = np.clip(r + float(np.mean(acc_v)) - float(np.mean(acc)), 0.02, 0.995)
+        dv = f * d * (disp_v / disp) if disp > 0 else d
+        return test, _plant(yv, av, rv, dv, noise_rng, C, shortcut=min(1.0, 4 * disp_v))
+
+    def extra(vpred, acc, noise_rng) -> tuple[dict, pd.DataFrame]:
+        "Validation metrics, train accuracy and the training history of a run."
+        v = fairness_report(pd.DataFrame(dict(y=yv, a=av, pred=vpred)), n_classes=C, warn=False)
+        h, info = _fake_history(float(np.mean(acc)), noise_rng, E, C)
+        return dict(valid_accuracy=v['accuracy'], valid_mean_abs_disp=v['mean_abs_disp'], valid_dpd=v['dpd'],
+                    valid_eod=v['eod'], train_accuracy=min(0.999, v['accuracy'] + 0.06), **info), h
 
     tdir, sdir = path / 'teachers', path / 'students'
     tparams = dict(dataset=data_json['dataset'], n_train=0, n_valid=0, n_test=N, size=32, skew=0.8,
@@ -326,22 +372,26 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
                    bs=128, seed=0, threads=1, cache_dir='', data_root='', weights='')
     tinfo = {}
     for ts in teacher_seeds:
-        srng = np.random.default_rng([rng_seed, 1, ts])
-        df = _pred_frame(y, a, model(E['teacher_acc'], E['teacher_disp'], srng), srng, C)
+        srng, xrng = np.random.default_rng([rng_seed, 1, ts]), np.random.default_rng([rng_seed, 11, ts])
+        pred, vpred = model(E['teacher_acc'], E['teacher_disp'], srng, xrng)
+        df = _pred_frame(y, a, pred, srng, C)
         emb = Z + 0.3 * srng.normal(size=Z.shape)
+        ex, hist = extra(vpred, E['teacher_acc'], xrng)
         m = dict(role='teacher', arch='cifar_resnet20', train_seconds=60.0, epoch_seconds=6.0,
-                 valid_accuracy=E['teacher_acc'], params=272_474, flops=41_000_000, **fairness_report(df, warn=False))
+                 params=272_474, flops=41_000_000, **fairness_report(df, warn=False), **ex)
         if latency: m.update(latency_ms_b1=2.0, latency_ms_b64=30.0)
-        rid = _write_run(tdir, 'train_teacher', {**tparams, 'seed': ts}, m, df, emb, data_json)
+        rid = _write_run(tdir, 'train_teacher', {**tparams, 'seed': ts}, m, df, emb, data_json, hist)
         tinfo[ts] = (rid, df, emb, np.asarray(per_class_accuracy(df, n_classes=C))[0])
     t_rid, t_df, t_emb, t_rec = tinfo[teacher_seeds[0]]
     sbase = dict(teacher_dir=str(tdir / t_rid), method='kd', T=default_T, alpha=0.9, lam=0.0, adv_mode='grl',
                  adv_inputs='logits', sparsity=0.0, prune_kind='unstructured', student='', epochs=1, lr=0.003,
                  bs=128, seed=0, threads=1)
 
-    def student(p, acc, disp, shift=None, pruned=0.0, dev=0.0):
-        srng = np.random.default_rng([rng_seed, 2, zlib.crc32(json.dumps({k: v for k, v in p.items() if k != 'teacher_dir'}, sort_keys=True).encode())])
-        df = _pred_frame(y, a, model(acc, disp, srng, shift), srng, C)
+    def student(p, acc, disp, shift=None, pruned=0.0, dev=0.0, valid=None):
+        key = zlib.crc32(json.dumps({k: v for k, v in p.items() if k != 'teacher_dir'}, sort_keys=True).encode())
+        srng, xrng = np.random.default_rng([rng_seed, 2, key]), np.random.default_rng([rng_seed, 12, key])
+        pred, vpred = model(acc, disp, srng, xrng, shift, valid)
+        df = _pred_frame(y, a, pred, srng, C)
         if pruned:
             emb = Z + (0.3 + 6 * dev * srng.uniform(0.6, 1.4)) * srng.normal(size=Z.shape)
             arch, params, nz = 'cifar_resnet20', 272_474, int(272_474 * (1 - pruned))
@@ -349,12 +399,13 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
         else:
             emb = (Z + 0.5 * srng.normal(size=Z.shape)) @ proj
             arch, params, nz, lat = 'lenet5', 62_006, 62_006, (0.3, 3.0)
+        ex, hist = extra(vpred, acc, xrng)
         m = dict(role='student', arch=arch, teacher_arch='cifar_resnet20', train_seconds=10.0, epoch_seconds=1.0,
-                 valid_accuracy=float(np.mean(acc)), params=params, nonzero_params=nz,
-                 flops=41_000_000 if pruned else 650_000, measured_sparsity=0.98 * pruned,
-                 cka=linear_cka(emb, t_emb), **fairness_report(df, reference=t_df, warn=False))
+                 params=params, nonzero_params=nz, flops=41_000_000 if pruned else 650_000,
+                 measured_sparsity=0.98 * pruned, cka=linear_cka(emb, t_emb),
+                 **fairness_report(df, reference=t_df, warn=False), **ex)
         if latency: m.update(latency_ms_b1=lat[0], latency_ms_b64=lat[1])
-        _write_run(sdir, 'distill', p, m, df, emb)
+        _write_run(sdir, 'distill', p, m, df, emb, history=hist)
 
     done = set()
     def add(p, *args, **kw):
@@ -369,8 +420,11 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
             elif m == 'kd': add(p, kd_acc(default_T), E['kd_disp'](default_T))
             else: add(p, E['kd_acc'], E['method_disp'].get(m, E['kd_disp'](default_T)))
         for lam in lams:
+            vf, vd = E['valid_lam_factor'] or E['lam_factor'], E['valid_lam_acc_drop'] or E['lam_acc_drop']
+            lf = lambda fac: fac(lam) if lam > 0 else 1.0
             add({**sbase, 'lam': float(lam), 'seed': s}, kd_acc(default_T) - E['lam_acc_drop'](lam),
-                E['kd_disp'](default_T) * (E['lam_factor'](lam) if lam > 0 else 1.0))
+                E['kd_disp'](default_T) * lf(E['lam_factor']),
+                valid=(kd_acc(default_T) - vd(lam), E['kd_disp'](default_T) * lf(vf)))
         for T in Ts:
             add({**sbase, 'T': float(T), 'seed': s}, kd_acc(T), E['kd_disp'](T))
         if Ts and 'none' not in methods: add({**sbase, 'method': 'none', 'seed': s}, E['student_acc'], E['none_disp'])
@@ -425,42 +479,66 @@ def fmt_mean_std(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return out
 
 # %% ../nbs/09_report.ipynb #9031efae
+_LAMBDA_COLS = ('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'valid_accuracy', 'valid_mean_abs_disp')
+
 def lambda_table(study: Study, adv_mode: str = 'grl', ci: str = 't', confidence: float = 0.95) -> pd.DataFrame:
-    "Per lambda: n, accuracy and mean |disparity| with CIs over seeds, DPD, EOD and changes vs lambda = 0."
+    """Per lambda: n, test accuracy and mean |disparity| with CIs over seeds, DPD, EOD, changes vs lambda = 0, and the
+    validation accuracy and mean |disparity| `best_lambda` selects on (NaN for runs that did not record them)."""
     lr = lambda_runs(study, adv_mode)
     rows = []
     for lam, g in lr.groupby('lam', sort=True):
-        r = {'lam': float(lam), **_agg(g, ('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod'))}
+        r = {'lam': float(lam), **_agg(g, _LAMBDA_COLS)}
         for c in ('accuracy', 'mean_abs_disp'):
             _, r[f'{c}_lo'], r[f'{c}_hi'] = mean_ci(g[c], confidence, ci)
         rows.append(r)
     cols = ['lam', 'n', 'accuracy', 'accuracy_std', 'accuracy_lo', 'accuracy_hi', 'mean_abs_disp', 'mean_abs_disp_std',
             'mean_abs_disp_lo', 'mean_abs_disp_hi', 'mean_abs_disp_nonzero', 'mean_abs_disp_nonzero_std', 'dpd',
-            'dpd_std', 'eod', 'eod_std']
+            'dpd_std', 'eod', 'eod_std', 'valid_accuracy', 'valid_accuracy_std', 'valid_mean_abs_disp',
+            'valid_mean_abs_disp_std']
     t = pd.DataFrame(rows, columns=cols).set_index('lam')
     base = t.loc[0.0] if 0.0 in t.index else None
-    t['accuracy_change_pt'] = np.nan if base is None else 100 * (t['accuracy'] - base['accuracy'])
+    for c in ('accuracy', 'valid_accuracy'):
+        t[f'{c}_change_pt'] = np.nan if base is None else 100 * (t[c] - base[c])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', FairnessWarning)
-        for c in ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod'):
+        for c in ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'valid_mean_abs_disp'):
             t[f'{c}_pct'] = np.nan if base is None else pct_change(t[c].to_numpy(), base[c])
     return t
 
+class _NoValidation(ValueError): "The lambda runs lack the validation metrics that `best_lambda` selects on."
+
 def best_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', table: pd.DataFrame | None = None) -> dict | None:
-    """The lambda > 0 with the lowest mean |disparity| whose accuracy is at most `max_acc_drop` points below
-    lambda = 0 (else the lowest-disparity lambda, `within_budget=False`); None without lambda > 0 runs or lambda 0."""
+    """Choose lambda on the VALIDATION split: the lambda > 0 with the lowest validation mean |disparity| whose mean
+    validation accuracy is at most `max_acc_drop` points below lambda = 0 (else the lowest, `within_budget=False`);
+    return its TEST numbers. None without lambda > 0 runs or lambda 0; ValueError if validation metrics are missing."""
     t = lambda_table(study, adv_mode) if table is None else table
     if 0.0 not in t.index: return None
-    cand = t[t.index > 0].dropna(subset=['mean_abs_disp'])
+    cand = t[t.index > 0]
     if cand.empty: return None
-    ok = cand[cand['accuracy_change_pt'] >= -max_acc_drop - 1e-9]
+    need = ('valid_accuracy', 'valid_mean_abs_disp')
+    bad = sorted({float(l) for c in need for l in t.index if c not in t or pd.isna(t.loc[l, c])})
+    if bad:
+        raise _NoValidation(f"best_lambda selects lambda on the validation split, but the runs at lambda = "
+                            f"{', '.join(f'{l:g}' for l in bad)} lack {' / '.join(need)} (runs from before validation "
+                            f"metrics were recorded: re-run them; lambda_table still shows their test numbers)")
+    vchange = 100 * (cand['valid_accuracy'] - t.loc[0.0, 'valid_accuracy'])
+    ok = cand[vchange >= -max_acc_drop - 1e-9]
     within = not ok.empty
-    lam = (ok if within else cand)['mean_abs_disp'].idxmin()
+    lam = (ok if within else cand)['valid_mean_abs_disp'].idxmin()
     r = t.loc[lam]
     return dict(lam=float(lam), n=int(r['n']), accuracy=r['accuracy'], accuracy_change_pt=r['accuracy_change_pt'],
                 mean_abs_disp=r['mean_abs_disp'], mean_abs_disp_pct=r['mean_abs_disp_pct'],
                 ref_accuracy=t.loc[0.0, 'accuracy'], ref_mean_abs_disp=t.loc[0.0, 'mean_abs_disp'],
-                within_budget=within, max_acc_drop=max_acc_drop)
+                within_budget=within, max_acc_drop=max_acc_drop, selected_on='validation',
+                valid_accuracy_change_pt=float(vchange.loc[lam]), valid_mean_abs_disp=r['valid_mean_abs_disp'],
+                ref_valid_mean_abs_disp=t.loc[0.0, 'valid_mean_abs_disp'])
+
+def _chosen_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', table=None) -> dict | None:
+    "`best_lambda`, or None with a warning when the runs lack validation metrics (tables and figures still draw)."
+    try: return best_lambda(study, max_acc_drop, adv_mode, table)
+    except _NoValidation as e:
+        warnings.warn(f"no debiased model shown: {e}")
+        return None
 
 # %% ../nbs/09_report.ipynb #40161218
 def _close(fig):
@@ -470,7 +548,7 @@ def _close(fig):
     return fig
 
 def tradeoff_plot(study: Study, adv_mode: str = 'grl', max_acc_drop: float = 0.3, ci: str = 't'):
-    "Mean |disparity| vs accuracy per lambda (means with CIs over seeds, runs faint), Pareto front and best lambda."
+    "Test mean |disparity| vs accuracy per lambda (means with CIs over seeds, runs faint), Pareto front, the lambda chosen on validation."
     import matplotlib.pyplot as plt
     from kdfair_nb.adversary import plot_tradeoff
     t = lambda_table(study, adv_mode, ci).reset_index()
@@ -482,10 +560,10 @@ def tradeoff_plot(study: Study, adv_mode: str = 'grl', max_acc_drop: float = 0.3
     ax.errorbar(t['accuracy'], t['mean_abs_disp'], yerr=[t['mean_abs_disp'] - t['mean_abs_disp_lo'],
                 t['mean_abs_disp_hi'] - t['mean_abs_disp']], fmt='none', ecolor='.4', lw=.8)
     plot_tradeoff(t, x='accuracy', y='mean_abs_disp', label='lam', ax=ax)
-    b = best_lambda(study, max_acc_drop, adv_mode, table=t.set_index('lam'))
+    b = _chosen_lambda(study, max_acc_drop, adv_mode, table=t.set_index('lam'))
     if b is not None:
         ax.scatter([b['accuracy']], [b['mean_abs_disp']], marker='*', s=180, c='C3', zorder=5,
-                   label=f"best λ = {b['lam']:g}" + ('' if b['within_budget'] else ' (over budget)'))
+                   label=f"λ = {b['lam']:g}, chosen on validation" + ('' if b['within_budget'] else ' (over budget)'))
     ax.set_xlabel('accuracy'); ax.set_ylabel('mean |disparity|'); ax.legend(fontsize='small')
     ax.set_title('Adversary strength λ: accuracy vs bias (means over seeds)')
     return _close(fig)
@@ -514,7 +592,7 @@ def model_table(study: Study, teachers: str = 'source', max_acc_drop: float = 0.
     mr = methods_runs(study)
     for m in _method_order(mr.method.unique()):
         blocks.append((METHOD_NAMES.get(m, m), mr[mr.method == m], dict(method=m, lam=0.0)))
-    b = best_lambda(study, max_acc_drop, adv_mode)
+    b = _chosen_lambda(study, max_acc_drop, adv_mode)
     if b is not None:
         lr = lambda_runs(study, adv_mode)
         blocks.append((f"KD + adversary (λ = {b['lam']:g})", lr[_match(lr.lam, b['lam'])], dict(method='kd', lam=b['lam'])))
@@ -545,7 +623,7 @@ def disparity_bars(study: Study, teachers: str = 'source', max_acc_drop: float =
     sets = {'teacher': study.teacher_runs(teachers).run_id}
     kd = methods_runs(study).query("method == 'kd'")
     if len(kd): sets['KD'] = kd.run_id
-    b = best_lambda(study, max_acc_drop, adv_mode)
+    b = _chosen_lambda(study, max_acc_drop, adv_mode)
     if b is not None:
         lr = lambda_runs(study, adv_mode)
         sets[f"KD + adversary λ = {b['lam']:g}"] = lr[_match(lr.lam, b['lam'])].run_id
@@ -694,113 +772,360 @@ def compression_table(study: Study, teachers: str = 'source') -> pd.DataFrame:
         out[f'{c}_ratio'] = out[c].iloc[0] / out[c]
     return out
 
+# %% ../nbs/09_report.ipynb #a1c0de02
+CHECKS = ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged', 'teacher_errs_every_class')
+
+def _num(v, digits: int = 3, sign: bool = True) -> str:
+    "A number for a sentence: signed, with a true minus sign; '–' when missing."
+    if v is None or not np.isfinite(float(v)): return '–'
+    return (f"{float(v):+.{digits}f}" if sign else f"{float(v):.{digits}f}").replace('-', '−')
+
+def _ci_text(e: dict, digits: int = 3) -> str:
+    return f"{_num(e['effect'], digits)} [{_num(e['lo'], digits)}, {_num(e['hi'], digits)}]"
+
+def _nokd_runs(study: Study) -> pd.DataFrame:
+    "The non-distilled student: method 'none', unpruned, lambda = 0 (runs at the default T if any carry a T)."
+    n = methods_runs(study).query("method == 'none'")
+    d = n[_match(n['T'], study.default_T)]
+    return d if len(d) else n
+
+def _kd_runs(study: Study) -> pd.DataFrame:
+    "The KD student of the methods block: method 'kd' at the default T, unpruned, lambda = 0."
+    return methods_runs(study).query("method == 'kd'")
+
+def _by_seed(rows: pd.DataFrame, col: str) -> pd.Series:
+    v = pd.to_numeric(rows[col], errors='coerce') if col in rows else pd.Series(np.nan, index=rows.index)
+    return v.groupby(rows['seed']).mean()
+
+def _paired(a: pd.DataFrame, b: pd.DataFrame, col: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    "Values of `col` in runs `a` and `b` matched by seed (the seeds both have), times `scale`."
+    sa, sb = _by_seed(a, col), _by_seed(b, col)
+    common = sa.index.intersection(sb.index).sort_values()
+    return scale * sa.loc[common].to_numpy(float), scale * sb.loc[common].to_numpy(float)
+
+def _truthy(v) -> bool:
+    if isinstance(v, (bool, np.bool_)): return bool(v)
+    return str(v).strip().lower() in ('true', '1', '1.0')
+
+def _run_converged(study: Study, row, window: int = 5, tol: float = 0.02) -> tuple[bool, str]:
+    "Did a run converge: stopped early, or validation loss improved < `tol` (relative) over its last `window` epochs?"
+    if _truthy(row.get('stopped_early', False)): return True, 'stopped early'
+    h = study.history(row['run_id'])
+    if h is None or 'valid_loss' not in h: return False, 'no history.csv'
+    L = pd.to_numeric(h['valid_loss'], errors='coerce').dropna().to_numpy()
+    if len(L) < window + 1: return False, f"{len(L)} epoch(s), not stopped early: too short to tell"
+    ref = L[-window - 1]
+    imp = (ref - L[-window:].min()) / abs(ref) if ref != 0 else np.inf
+    if imp < tol: return True, f"validation loss improved {imp:.1%} over the last {window} epochs"
+    return False, f"validation loss still improved {imp:.1%} over the last {window} of {len(L)} epochs"
+
+def _check(name, value=np.nan, lo=np.nan, hi=np.nan, passed=False, detail='') -> dict:
+    return dict(name=name, value=float(value), lo=float(lo), hi=float(hi), passed=bool(passed), detail=detail)
+
+def sanity_checks(study: Study, min_gap_pt: float = 3.0, confidence: float = 0.95) -> pd.DataFrame:
+    """Is this a benchmark where KD is KD? One row per check (`CHECKS`): name, value, lo, hi, passed, detail.
+    A check that cannot be computed (runs missing) does not pass, and its detail says why."""
+    rows = []
+    teach, nokd, kd = study.teacher_runs('all'), _nokd_runs(study), _kd_runs(study)
+    # (a) the teacher is clearly better than the student trained alone
+    if teach.empty or nokd.empty:
+        rows.append(_check('teacher_gap', detail='cannot be checked: no teacher or no non-distilled student runs'))
+    else:
+        e = effect_ci(100 * teach['accuracy'].astype(float), 100 * nokd['accuracy'].astype(float), confidence=confidence)
+        ok = bool(e['effect'] >= min_gap_pt)
+        rows.append(_check('teacher_gap', e['effect'], e['lo'], e['hi'], ok,
+                           f"teacher − non-distilled student test accuracy = {_ci_text(e, 2)} pt (Welch, {len(teach)} vs "
+                           f"{len(nokd)} runs), {'at least' if ok else 'below'} the {min_gap_pt:g} pt a distillation "
+                           f"benchmark needs"))
+    # (b) KD is not significantly less accurate than no KD
+    x, y = _paired(kd, nokd, 'accuracy', 100) if len(kd) and len(nokd) else (np.array([]), np.array([]))
+    if len(x) == 0:
+        rows.append(_check('kd_vs_nokd_accuracy', detail='cannot be checked: no KD and non-distilled runs of the same seed'))
+    else:
+        e = effect_ci(x, y, paired=True, confidence=confidence)
+        ok = not e['hi'] < 0
+        rows.append(_check('kd_vs_nokd_accuracy', e['effect'], e['lo'], e['hi'], ok,
+                           f"KD − no-KD test accuracy = {_ci_text(e, 2)} pt ({e['n']} seeds paired)"
+                           + ('' if ok else ': KD is significantly less accurate than the student trained alone')))
+    # (c) every run converged
+    res = [(stage, r['run_id'], *_run_converged(study, r)) for stage, df in (('teachers', study.teachers),
+                                                                           ('students', study.students))
+           for _, r in df.iterrows()]
+    if not res: rows.append(_check('converged', detail='cannot be checked: no runs'))
+    else:
+        bad = [f"{st}/{rid} ({why})" for st, rid, ok, why in res if not ok]
+        share = 1 - len(bad) / len(res)
+        rows.append(_check('converged', share, passed=not bad,
+                           detail=f"{len(res) - len(bad)} of {len(res)} runs converged (stopped early, or validation "
+                                  f"loss improved < 2% over the last 5 epochs)"
+                                  + (f"; not: {'; '.join(bad[:3])}" + (f"; and {len(bad) - 3} more" if len(bad) > 3 else '')
+                                     if bad else '')))
+    # (d) the teacher errs in every class (one-vs-rest FPR and FNR > 0), else relative rate shifts are undefined
+    src = study.teacher_runs('source')
+    if src.empty: rows.append(_check('teacher_errs_every_class', detail='cannot be checked: no teacher runs'))
+    else:
+        C, zero, lows = study.n_classes, set(), []
+        for tid in src.run_id:
+            p = study.predictions(tid)
+            fpr, fnr = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
+            zero |= set(np.flatnonzero(~((fpr > 0) & (fnr > 0))).tolist())
+            lows.append((np.nanmin(fpr), np.nanmin(fnr)))
+        names = study.class_names or [str(c) for c in range(C)]
+        lst = ', '.join(str(names[c]) for c in sorted(zero)[:5]) + (' …' if len(zero) > 5 else '')
+        rows.append(_check('teacher_errs_every_class', len(zero), passed=not zero,
+                           detail=(f"the teacher's one-vs-rest FPR and FNR are > 0 in all {C} classes (smallest FPR "
+                                   f"{min(l[0] for l in lows):.4f}, FNR {min(l[1] for l in lows):.4f})") if not zero else
+                                  (f"the teacher's FPR or FNR is 0 in {len(zero)} of {C} classes ({lst}), where the "
+                                   f"relative rate shifts of seed 001's bias metrics are undefined")))
+    return pd.DataFrame(rows, columns=['name', 'value', 'lo', 'hi', 'passed', 'detail'])
+
+# %% ../nbs/09_report.ipynb #a1c0de05
+METHOD_COLORS = {'teacher': 'black', 'none': 'tab:orange', 'kd': 'tab:blue', 'rkd': 'tab:green', 'ctkd': 'tab:red',
+                 'kdpp': 'tab:purple'}
+
+def training_curves(study: Study, teachers: str = 'all'):
+    """Training and validation loss per epoch (`history.csv`), mean over seeds (single runs faint), one colour per
+    method (`METHOD_COLORS`): the teacher and the methods block (unpruned, lambda = 0, default T)."""
+    import matplotlib.pyplot as plt
+    mr = methods_runs(study)
+    groups = [('teacher', study.teacher_runs(teachers))] + [(m, mr[mr.method == m]) for m in _method_order(mr.method.unique())]
+    fig, axs = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    drawn, extra = 0, iter(f'C{i}' for i in range(5, 100))
+    for m, rows in groups:
+        hs = [h for h in (study.history(r) for r in rows.run_id) if h is not None and len(h)]
+        if not hs: continue
+        color = METHOD_COLORS.get(m) or next(extra)
+        mean = pd.concat(hs).groupby('epoch')[['train_loss', 'valid_loss']].mean()
+        name = 'teacher' if m == 'teacher' else METHOD_NAMES.get(m, m)
+        for ax, col in zip(axs, ('train_loss', 'valid_loss')):
+            for h in hs: ax.plot(h['epoch'], h[col], color=color, alpha=0.2, lw=0.8)
+            ax.plot(mean.index, mean[col], color=color, lw=2, label=f"{name} (n = {len(hs)})")
+        drawn += 1
+    for ax, what in zip(axs, ('training loss (the run\'s whole objective)', 'validation loss')):
+        ax.set_title(what); ax.set_xlabel('epoch'); ax.grid(alpha=0.3)
+    axs[0].set_ylabel('loss: mean over seeds (faint: single runs)')
+    if drawn: axs[1].legend(fontsize='small')
+    else: axs[0].text(.5, .5, 'no history.csv in the runs', ha='center', transform=axs[0].transAxes)
+    fig.tight_layout()
+    return _close(fig)
+
 # %% ../nbs/09_report.ipynb #5f2a7ee7
-def _verdict(ok, partly=False) -> str:
-    return '(reproduced)' if ok else ('(partly reproduced)' if partly else '(did not reproduce)')
+FINDING_CHECKS = {'kd_disparity': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'), 'adversary': ('converged',),
+                  'sc_vs_T': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
+                  'dpd_eod_vs_T': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
+                  'pruning_cev_sde': ('converged', 'teacher_errs_every_class'),
+                  'similarity_bias': ('converged', 'teacher_errs_every_class')}
 
-def _spearman(x, y) -> float:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0: return float('nan')
-    return float(sps.spearmanr(x, y).statistic)
+def _gate(checks: pd.DataFrame, key: str) -> str:
+    "'' when the checks finding `key` rests on passed, else 'check <name> failed (<detail>)' for each that failed."
+    bad = checks[checks['name'].isin(FINDING_CHECKS[key]) & ~checks['passed']]
+    return '; '.join(f"check {r['name']} failed ({r['detail']})" for _, r in bad.iterrows())
 
-def findings(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
-             adv_mode: str = 'grl') -> list[str]:
-    "Sentences stating, with the measured numbers, whether each paper's effect reproduced in `study`."
-    out = []
+def _finding(title: str, context: str, effects: list, gate: str, rows: list) -> str:
+    """One sentence: each effect `label = effect [lo, hi], how: verdict`, or, when a check it rests on failed, the
+    effects without verdicts and 'not assessed: ...'. Appends one `findings_table` row per effect to `rows`."""
+    parts = []
+    for f in effects:
+        e, d = f['e'], f.get('direction')
+        v = '' if d is None else ('not assessed' if gate else verdict(e['lo'], e['hi'], d))
+        parts.append(f"{f['label']} = {_ci_text(e, f.get('digits', 3))}, {f['how']}" + (f": {v}" if d is not None and not gate else ''))
+        rows.append(dict(finding=f"{title}: {f['label']}", effect=e['effect'], lo=e['lo'], hi=e['hi'], n=e['n'],
+                         verdict=v, method=e['method'], note=gate))
+    return (f"{title}" + (f" ({context})" if context else '') + ': ' + '; '.join(parts)
+            + (f": not assessed: {gate}" if gate else '') + '.')
+
+def _not_run(title: str, why: str, rows: list, what: str = 'not run') -> str:
+    rows.append(dict(finding=title, effect=np.nan, lo=np.nan, hi=np.nan, n=0, verdict=what, method='', note=why))
+    return f"{title}: {what} ({why})."
+
+def _mean(rows, col) -> float:
+    return float(pd.to_numeric(rows[col], errors='coerce').mean()) if col in rows and len(rows) else float('nan')
+
+def _welch_n_sig(ref: np.ndarray, K: np.ndarray, alpha: float) -> np.ndarray:
+    """Classes with Welch p <= alpha between `ref` `(R, C)` and each `K[j]` `(R', C)` (the rules of `stats.welch_ttest`
+    for constant groups: equal -> p = 1, different -> p = 0); vectorised over j."""
+    n1, n2 = ref.shape[0], K.shape[1]
+    m1, m2 = ref.mean(0), K.mean(1)
+    v1, v2 = ref.var(0, ddof=1) / n1, K.var(1, ddof=1) / n2
+    se2 = v1 + v2
+    with np.errstate(all='ignore'):
+        t = (m2 - m1) / np.sqrt(se2)
+        p = 2 * sps.t.sf(np.abs(t), se2 ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1)))
+    p = np.where(se2 == 0, np.where(m1 == m2, 1.0, 0.0), p)
+    return (np.nan_to_num(p, nan=1.0) <= alpha).sum(-1)
+
+def _rank_corr(x, y) -> float:
+    "Spearman rho; 0 when `y` is constant (no trend)."
+    if np.ptp(y) == 0: return 0.0
+    return float(np.corrcoef(sps.rankdata(x), sps.rankdata(y))[0, 1])
+
+def _sc_trend(study: Study, alpha: float, n_resamples: int, confidence: float, seed: int):
+    "Spearman rho of #SC with T, bootstrapped over seeds (resampled together for no-KD and KD); None if too few runs."
+    tr, none = temperature_runs(study), _nokd_runs(study)
+    Ts = sorted(float(T) for T, g in tr.groupby('T') if len(g) >= 2)
+    if len(Ts) < 2 or len(none) < 2: return None
+    seeds = set(none.seed)
+    for T in Ts: seeds &= set(tr[_match(tr['T'], T)].seed)
+    seeds = sorted(seeds)
+    if len(seeds) < 2: return None
+    pick = lambda rows: [rows[rows.seed == s].run_id.iloc[0] for s in seeds]
+    A0 = _class_acc(study, pick(none))
+    K = np.stack([_class_acc(study, pick(tr[_match(tr['T'], T)])) for T in Ts])
+    def rho(idx):
+        if len(set(idx.tolist())) < 2: return np.nan               # one seed drawn every time: no t-test
+        return _rank_corr(Ts, _welch_n_sig(A0[idx], K[:, idx], alpha))
+    e = bootstrap_effect(rho, len(seeds), n_resamples, confidence, seed)
+    return e, dict(zip(Ts, _welch_n_sig(A0, K, alpha).tolist())), A0.shape[1]
+
+def _cev_sde_np(fpr, fnr, fpr_t, fnr_t) -> tuple[float, float]:
+    "CEV and SDE from mean student rates and teacher rates `(C,)` (`metrics.cev_sde_from_rates`, without the table)."
+    k = (fpr_t > 0) & (fnr_t > 0) & np.isfinite(fpr) & np.isfinite(fnr)
+    if not k.any(): return float('nan'), float('nan')
+    dfpr, dfnr = 100 * (fpr[k] - fpr_t[k]) / fpr_t[k], 100 * (fnr[k] - fnr_t[k]) / fnr_t[k]
+    pts = np.stack([dfpr, dfnr], 1)
+    return float(((pts - pts.mean(0)) ** 2).sum() / (2 * k.sum())), float(np.abs(dfpr - dfnr).mean() / np.sqrt(2))
+
+def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: int) -> list:
+    "Per sparsity with CE-only and KD runs: KD − CE-only CEV and SDE, bootstrapped over the seeds both have."
+    pr, out = pruning_runs(study), []
+    C = study.n_classes if len(pr) else 0
+    for sp in sorted(pr.sparsity.unique()):
+        g = pr[_match(pr.sparsity, sp)]
+        if not {'kd', 'none'} <= set(g.method): continue
+        tid = g.teacher_id.value_counts().index[0]
+        g = g[g.teacher_id == tid]
+        kd, ce = g[g.method == 'kd'], g[g.method == 'none']
+        seeds = sorted(set(kd.seed) & set(ce.seed))
+        if not seeds: continue
+        rates = lambda rows: np.stack([np.stack(ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)) for p in
+                                       (study.predictions(rows[rows.seed == s].run_id.iloc[0]) for s in seeds)])
+        Rk, Rc = rates(kd), rates(ce)                                   # (seeds, 2, C): FPR, FNR
+        p = study.predictions(tid)
+        ft, nt = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
+        def diff(idx, j):
+            a = _cev_sde_np(*Rk[idx].mean(0), ft, nt)[j]
+            return a - _cev_sde_np(*Rc[idx].mean(0), ft, nt)[j]
+        out.append((float(sp), [bootstrap_effect(lambda i, j=j: diff(i, j), len(seeds), n_resamples, confidence, seed)
+                                for j in (0, 1)]))
+    return out
+
+def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
+            adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
+            seed: int = 0) -> tuple[list, list, pd.DataFrame]:
+    "The findings' sentences, their table rows and the sanity checks."
+    out, rows = [], []
     if len(study.failed):
         lst = [f"{r.stage}/{r.run_id} ({r.error})" for r in study.failed.itertuples()]
         out.append(f"{len(lst)} run(s) failed and are left out of every table: " + '; '.join(lst[:5])
                    + (f"; and {len(lst) - 5} more" if len(lst) > 5 else '') + '.')
-    mt = model_table(study, max_acc_drop=max_acc_drop, adv_mode=adv_mode)
-    # 1. KD amplifies the teacher's disparity
-    if 'KD' in mt.index:
-        kd, te = mt.loc['KD', 'mean_abs_disp'], mt.loc['teacher', 'mean_abs_disp']
-        pct = mt.loc['KD', 'mean_abs_disp_vs_teacher_pct']
-        extra = ''
-        if METHOD_NAMES['none'] in mt.index:
-            extra = (f"; the non-distilled student's is {mt.loc[METHOD_NAMES['none'], 'mean_abs_disp']:.3f}, "
-                     f"KD vs it {mt.loc['KD', 'mean_abs_disp_vs_nokd_pct']:+.0f}%")
-        verb = 'amplified' if kd > te else 'did not amplify'
-        nz = (f"; over the non-zero classes only, the capstone's variant: {mt.loc['KD', 'mean_abs_disp_nonzero']:.3f} vs "
-              f"{mt.loc['teacher', 'mean_abs_disp_nonzero']:.3f}")
-        out.append(f"The KD student's mean |disparity| is {kd:.3f} vs the teacher's {te:.3f} ({pct:+.0f}%, "
-                   f"{int(mt.loc['KD', 'n'])} runs{extra}{nz}): distillation {verb} the disparity {_verdict(kd > te)}.")
-    else: out.append("KD amplifies the teacher's disparity: not run (no KD runs in the methods block).")
-    # 2. adversary goal
-    b = best_lambda(study, max_acc_drop, adv_mode)
-    if b is None: out.append("Adversarial debiasing: not run (no KD runs with lambda > 0 and lambda = 0).")
+    ck = sanity_checks(study, min_gap_pt, confidence)
+    out.append("Sanity checks the verdicts rest on: " + '; '.join(
+        f"{r['name']} passed" if r['passed'] else f"{r['name']} FAILED ({r['detail']})" for _, r in ck.iterrows()) + '.')
+    pct = f"{confidence:.0%} CI"
+    # 1. seed 002: KD amplifies the disparity
+    title = "Seed 002, KD amplifies the disparity"
+    kd, nokd, teach = _kd_runs(study), _nokd_runs(study), study.teacher_runs('all')
+    if kd.empty or nokd.empty:
+        out.append(_not_run(title, f"no {'KD' if kd.empty else 'non-distilled student'} runs in the methods block", rows))
     else:
-        cut = -b['mean_abs_disp_pct']
-        ok = b['within_budget'] and cut >= target_cut
-        how = (f"the lowest mean |disparity| within a {max_acc_drop:g} pt accuracy budget" if b['within_budget']
-               else f"no λ stayed within the {max_acc_drop:g} pt accuracy budget; the lowest mean |disparity|")
-        out.append(f"With the adversary at λ = {b['lam']:g} ({how}), the KD student's mean |disparity| is "
-                   f"{b['mean_abs_disp']:.3f} vs {b['ref_mean_abs_disp']:.3f} at λ = 0 ({b['mean_abs_disp_pct']:+.0f}%) "
-                   f"at {b['accuracy_change_pt']:+.2f} pt accuracy: the goal (≥{target_cut:g}% less disparity at "
-                   f"≤{max_acc_drop:g} pt accuracy cost) was {'met' if ok else 'not met'} {_verdict(ok)}.")
-    # 3. T vs DPD/EOD
-    dt = dpd_eod_vs_T(study)
-    if len(dt) < 2: out.append("Higher T improves DPD/EOD: not run (KD at fewer than 2 temperatures).")
+        e1 = effect_ci(*_paired(kd, nokd, 'mean_abs_disp'), paired=True, confidence=confidence)
+        e2 = effect_ci(kd['mean_abs_disp'].astype(float), teach['mean_abs_disp'].astype(float), confidence=confidence)
+        ctx = (f"mean |disparity| over all classes: KD {_mean(kd, 'mean_abs_disp'):.3f}, no-KD "
+               f"{_mean(nokd, 'mean_abs_disp'):.3f}, teacher {_mean(teach, 'mean_abs_disp'):.3f}; over the non-zero classes "
+               f"only, the capstone code's variant: {_mean(kd, 'mean_abs_disp_nonzero'):.3f}, "
+               f"{_mean(nokd, 'mean_abs_disp_nonzero'):.3f}, {_mean(teach, 'mean_abs_disp_nonzero'):.3f}; {pct}")
+        out.append(_finding(title, ctx, [
+            dict(label='KD − no-KD mean |disparity|', e=e1, how=f"{e1['n']} seeds paired", direction=1),
+            dict(label='KD − teacher', e=e2, how=f"Welch, {len(kd)} vs {len(teach)} runs", direction=1)],
+            _gate(ck, 'kd_disparity'), rows))
+    # 2. the adversary, lambda chosen on validation
+    title = "Adversarial debiasing"
+    try: b, why = best_lambda(study, max_acc_drop, adv_mode), ''
+    except _NoValidation as err: b, why = None, str(err)
+    if b is None: out.append(_not_run(title, why, rows, 'not assessed') if why else
+                             _not_run(title, 'no KD runs with λ > 0 and λ = 0', rows))
     else:
-        lo, hi = dt.index.min(), dt.index.max()
-        res = {}
-        for k in ('dpd', 'eod'):
-            rho = _spearman(dt.index, dt[k])
-            res[k] = (dt.loc[hi, k] < dt.loc[lo, k] and not rho >= 0, rho)
-        n_ok = sum(v[0] for v in res.values())
-        lv = _levels(study)['teacher']
-        beat = 'below' if dt.loc[hi, 'dpd'] < lv['dpd'] else 'not below'
-        what = {2: 'improved DPD and EOD', 1: f"improved {'DPD' if res['dpd'][0] else 'EOD'} only", 0: 'did not improve DPD or EOD'}[n_ok]
-        out.append(f"From T = {lo:g} to T = {hi:g} the KD student's DPD went {dt.loc[lo, 'dpd']:.3f} → {dt.loc[hi, 'dpd']:.3f} "
-                   f"and its EOD {dt.loc[lo, 'eod']:.3f} → {dt.loc[hi, 'eod']:.3f} (Spearman ρ with T: "
-                   f"{res['dpd'][1]:.2f}, {res['eod'][1]:.2f}; at T = {hi:g} the DPD is {beat} the teacher's "
-                   f"{lv['dpd']:.3f}): higher T {what} {_verdict(n_ok == 2, n_ok == 1)}.")
-    # 4. #SC grows with T
-    tc = tc_sc_vs_T(study, alpha)
-    if len(tc) < 2: out.append("#SC grows with T: not run (needs ≥ 2 runs of teacher, non-distilled student and KD at ≥ 2 temperatures).")
+        lr = lambda_runs(study, adv_mode)
+        at, base = lr[_match(lr.lam, b['lam'])], lr[_match(lr.lam, 0.0)]
+        ed = effect_ci(*_paired(at, base, 'mean_abs_disp'), paired=True, confidence=confidence)
+        ea = effect_ci(*_paired(at, base, 'accuracy', 100), paired=True, confidence=confidence)
+        how = (f"the lowest validation mean |disparity| within {max_acc_drop:g} pt of λ = 0's validation accuracy"
+               if b['within_budget'] else f"no λ stayed within {max_acc_drop:g} pt validation accuracy; the lowest "
+                                          f"validation mean |disparity|")
+        goal = -b['mean_abs_disp_pct'] >= target_cut and b['accuracy_change_pt'] >= -max_acc_drop
+        ctx = (f"λ = {b['lam']:g} chosen on the validation split: {how}; test mean |disparity| {b['mean_abs_disp']:.3f} "
+               f"vs {b['ref_mean_abs_disp']:.3f} at λ = 0 ({_num(b['mean_abs_disp_pct'], 0)}%); the capstone's goal, "
+               f"≥ {target_cut:g}% less at ≤ {max_acc_drop:g} pt accuracy cost, is {'met' if goal else 'not met'} by the "
+               f"means; {pct}")
+        out.append(_finding(title, ctx, [
+            dict(label=f"λ = {b['lam']:g} − λ = 0 test mean |disparity|", e=ed, how=f"{ed['n']} seeds paired", direction=-1),
+            dict(label='test accuracy change (pt)', e=ea, how=f"{ea['n']} seeds paired", digits=2)],
+            _gate(ck, 'adversary'), rows))
+    # 3. seed 000: #SC grows with T
+    title = "Seed 000, #SC grows with T"
+    sc = _sc_trend(study, alpha, n_resamples, confidence, seed)
+    if sc is None: out.append(_not_run(title, "needs ≥ 2 seeds of the non-distilled student and of KD at ≥ 2 temperatures", rows))
     else:
-        lo, hi = tc.index.min(), tc.index.max()
-        rho = _spearman(tc.index, tc['SC'])
-        ok = tc.loc[hi, 'SC'] > tc.loc[lo, 'SC'] and not rho <= 0
-        out.append(f"#SC (classes whose accuracy differs between the non-distilled and the KD student, Welch p < {alpha:g}) "
-                   f"goes {int(tc.loc[lo, 'SC'])} → {int(tc.loc[hi, 'SC'])} of {int(tc['n_classes'].iloc[0])} from "
-                   f"T = {lo:g} to T = {hi:g} (with FDR control {int(tc.loc[lo, 'SC_fdr'])} → {int(tc.loc[hi, 'SC_fdr'])}; "
-                   f"Spearman ρ = {rho:.2f}; #TC {int(tc.loc[lo, 'TC'])} → {int(tc.loc[hi, 'TC'])}): #SC "
-                   f"{'grows' if ok else 'does not grow'} with T {_verdict(ok)}.")
-    # 5. pruning: KD lowers CEV and SDE
-    cs = cev_sde_table(study)
-    sp_both = [s for s in cs.index.get_level_values(0).unique() if (s, 'kd') in cs.index and (s, 'none') in cs.index]
-    defined = [s for s in sp_both if np.isfinite([cs.loc[(s, m), k] for m in ('kd', 'none') for k in ('cev', 'sde')]).all()]
-    if not sp_both: out.append("KD lowers CEV/SDE of pruned models: not run (no sparsity with both CE-only and KD pruning runs).")
-    elif not defined:
-        n_ex = int(cs['cev_n_excluded'].max())
-        out.append(f"KD lowers CEV/SDE of pruned models: undefined on this data — CEV and SDE are percent changes of the "
-                   f"teacher's per-class FPR/FNR, and the teacher's FPR or FNR is 0 in {n_ex} of {study.n_classes} classes "
-                   f"(teacher accuracy {cs['teacher_accuracy'].iloc[0]:.4f}), so no class is left to measure (not measurable).")
+        e, counts, C = sc
+        ctx = (f"#SC, classes whose accuracy differs between the non-distilled and the KD student (Welch p ≤ {alpha:g}), "
+               + ', '.join(f"T = {T:g}: {n}" for T, n in counts.items()) + f" of {C} classes over {e['n']} seeds; {pct}")
+        out.append(_finding(title, ctx, [dict(label='Spearman ρ(T, #SC)', e=e, how=f"bootstrap over {e['n']} seeds",
+                                              direction=1, digits=2)], _gate(ck, 'sc_vs_T'), rows))
+    # 4. seed 000: higher T improves DPD and EOD
+    title = "Seed 000, higher T improves DPD and EOD"
+    tr = temperature_runs(study)
+    Ts = sorted(float(T) for T in tr['T'].unique())
+    if len(Ts) < 2: out.append(_not_run(title, "KD at fewer than 2 temperatures", rows))
     else:
-        sp_both = defined
-        lower = [s for s in sp_both if cs.loc[(s, 'kd'), 'cev'] < cs.loc[(s, 'none'), 'cev']
-                 and cs.loc[(s, 'kd'), 'sde'] < cs.loc[(s, 'none'), 'sde']]
-        need = min(2, len(sp_both))
-        det = '; '.join(f"{s:.0%}: CEV {cs.loc[(s, 'kd'), 'cev']:.0f} vs {cs.loc[(s, 'none'), 'cev']:.0f}, SDE "
-                        f"{cs.loc[(s, 'kd'), 'sde']:.1f} vs {cs.loc[(s, 'none'), 'sde']:.1f}" for s in sp_both)
-        out.append(f"With KD, pruned models' CEV and SDE are both lower than with CE-only fine-tuning at {len(lower)} of "
-                   f"{len(sp_both)} sparsities (KD vs CE-only, {det}): KD "
-                   f"{'lowers' if len(lower) >= need else 'does not consistently lower'} the pruning-induced bias "
-                   f"{_verdict(len(lower) >= need, 0 < len(lower) < need)}"
-                   + (" (only one sparsity was run)." if len(sp_both) == 1 else '.'))
-    # 6. similarity-bias correlation
-    sb = similarity_bias(study)
-    if sb.empty: out.append("Similarity–bias correlation: not run (fewer than 3 pruned runs with CKA, CEV and SDE).")
+        lo_, hi_ = Ts[0], Ts[-1]
+        rl, rh = tr[_match(tr['T'], lo_)], tr[_match(tr['T'], hi_)]
+        es = {k: effect_ci(*_paired(rh, rl, k), paired=True, confidence=confidence) for k in ('dpd', 'eod')}
+        t_dpd = _mean(study.teacher_runs('source'), 'dpd')
+        ctx = (f"KD student from T = {lo_:g} to T = {hi_:g}: DPD {_mean(rl, 'dpd'):.3f} → {_mean(rh, 'dpd'):.3f}, EOD "
+               f"{_mean(rl, 'eod'):.3f} → {_mean(rh, 'eod'):.3f}; at T = {hi_:g} the DPD is "
+               f"{'below' if _mean(rh, 'dpd') < t_dpd else 'not below'} the teacher's {t_dpd:.3f}; {pct}")
+        out.append(_finding(title, ctx, [
+            dict(label=f"{k.upper()}(T = {hi_:g}) − {k.upper()}(T = {lo_:g})", e=es[k], how=f"{es[k]['n']} seeds paired",
+                 direction=-1) for k in ('dpd', 'eod')], _gate(ck, 'dpd_eod_vs_T'), rows))
+    # 5. seed 001: KD lowers CEV and SDE of pruned models
+    title = "Seed 001, KD lowers the CEV and SDE of pruned models"
+    pe = _pruning_effects(study, n_resamples, confidence, seed)
+    if not pe: out.append(_not_run(title, "no sparsity with both CE-only and KD pruning runs of the same seed", rows))
     else:
-        neg = all(sb.loc[b, 'pearson_r'] < 0 for b in sb.index)
-        sig = neg and all(sb.loc[b, 'pearson_p'] < alpha for b in sb.index)
-        det = ', '.join(f"{b.upper()} r = {sb.loc[b, 'pearson_r']:.2f} (p = {sb.loc[b, 'pearson_p']:.3g})" for b in sb.index)
-        concl = ('less similar pruned models are more biased' if sig else
-                 f'same direction as seed 001 but not significant at α = {alpha:g}' if neg else
-                 'less similar pruned models are not more biased')
-        out.append(f"Across {int(sb['n'].iloc[0])} pruned runs, CKA to the teacher correlates with {det}: {concl} {_verdict(sig)}.")
-    return out
+        effects = [dict(label=f"at {sp:.0%} sparsity KD − CE-only {k}", e=e, how=f"bootstrap over {e['n']} seeds",
+                        direction=-1, digits=d) for sp, (ec, es_) in pe for k, e, d in (('CEV', ec, 0), ('SDE', es_, 1))]
+        ctx = f"per-class FPR/FNR of each setting's runs averaged over seeds, shifts relative to the teacher's; {pct}"
+        out.append(_finding(title, ctx, effects, _gate(ck, 'pruning_cev_sde'), rows))
+    # 6. seed 001: similarity-bias correlation
+    title = "Similarity–bias correlation (seed 001)"
+    pr = pruning_runs(study)
+    cs = {b: corr_ci(pr['cka'], pr[b], 'pearson', confidence) for b in ('cev', 'sde')
+          if {'cka', b} <= set(pr.columns)}
+    if not cs or min(c['n'] for c in cs.values()) < 3:
+        out.append(_not_run(title, "fewer than 3 pruned runs with CKA, CEV and SDE", rows))
+    else:
+        ctx = (f"pruned runs' CKA to the teacher against their own CEV and SDE; CKA is a similarity, so seed 001's "
+               f"finding (less similar, more biased) is r < 0; {pct}")
+        out.append(_finding(title, ctx, [
+            dict(label=f"Pearson r(CKA, {b.upper()})", e=dict(effect=c['r'], lo=c['lo'], hi=c['hi'], n=c['n'],
+                                                                 method=c['method']),
+                 how=f"{c['n']} pruned runs", direction=-1, digits=2) for b, c in cs.items()],
+            _gate(ck, 'similarity_bias'), rows))
+    return out, rows, ck
+
+def findings(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
+             adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
+             seed: int = 0) -> list[str]:
+    """Sentences stating each paper effect with its confidence interval and verdict (reproduced / contradicted /
+    inconclusive), or 'not assessed' when a sanity check it rests on failed, or 'not run'."""
+    return _assess(study, max_acc_drop, target_cut, alpha, adv_mode, min_gap_pt, confidence, n_resamples, seed)[0]
+
+def findings_table(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
+                   adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
+                   seed: int = 0) -> pd.DataFrame:
+    "The findings as a table: one row per effect (finding, effect, lo, hi, n, verdict, method, note)."
+    rows = _assess(study, max_acc_drop, target_cut, alpha, adv_mode, min_gap_pt, confidence, n_resamples, seed)[1]
+    return pd.DataFrame(rows, columns=['finding', 'effect', 'lo', 'hi', 'n', 'verdict', 'method', 'note'])
 
 # %% ../nbs/09_report.ipynb #d9bda9f1
 def _png(fig, dpi=80) -> bytes:
@@ -823,7 +1148,7 @@ class StudyExplorer:
         self.runs = study.students_where(sparsity=0.0)
         self.runs = self.runs[(self.runs.lam == 0) | (self.runs.adv_mode == adv_mode)]
         if self.runs.empty: raise ValueError("the study has no unpruned student runs to explore")
-        b = best_lambda(study, max_acc_drop, adv_mode)
+        b = _chosen_lambda(study, max_acc_drop, adv_mode)
         self.best_lam = None if b is None else b['lam']
         methods = _method_order(self.runs.method.unique())
         opt = lambda c: sorted(float(v) if c != 'seed' else int(v) for v in self.runs[c].unique())

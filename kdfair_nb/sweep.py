@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/sweep.html.md"""
 
 # %% ../nbs/08_sweep.ipynb #1ad5efd8
 from __future__ import annotations
-import argparse, ast, concurrent.futures as cf, datetime, hashlib, itertools, json, os, re, secrets, shutil, socket, sys, time
+import argparse, ast, concurrent.futures as cf, datetime, hashlib, itertools, json, os, re, secrets, shutil, socket, sys, threading, time, warnings
 import traceback as tb
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +15,13 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
+from .core import atomic_write, read_json, write_json
+
 # %% auto #0
-__all__ = ['SweepConfigError', 'canonical_json', 'run_id', 'ParamSpec', 'notebook_params', 'check_params', 'load_config',
-           'expand_grid', 'SweepPlan', 'plan_sweep', 'RunResult', 'record_failure', 'run_experiment', 'clean_stale',
-           'collect_results', 'run_sweep', 'sweep_main']
+__all__ = ['KERNEL_ARGS', 'SweepConfigError', 'canonical_json', 'run_id', 'ParamSpec', 'notebook_params', 'check_params',
+           'load_config', 'expand_grid', 'SweepPlan', 'plan_sweep', 'RunResult', 'record_failure', 'is_transient',
+           'MissingMetricsError', 'run_experiment', 'clean_stale', 'collect_results', 'read_results', 'run_sweep',
+           'sweep_main']
 
 # %% ../nbs/08_sweep.ipynb #59c15c8f
 class SweepConfigError(ValueError):
@@ -181,6 +184,10 @@ def expand_grid(config) -> list[dict]:
     return out
 
 # %% ../nbs/08_sweep.ipynb #04b21991
+def _finished(run_dir: Path) -> bool:
+    "A run folder holds a finished run: its `metrics.json` is a JSON object (a corrupt one does not count)"
+    return isinstance(read_json(Path(run_dir)/'metrics.json'), dict)
+
 @dataclass
 class SweepPlan:
     "A validated sweep: the notebook, where runs go, and `(run_id, params)` for every run"
@@ -193,7 +200,7 @@ class SweepPlan:
 
     def state(self, rid: str) -> str:
         "'done', 'failed' (in an earlier attempt) or 'todo'"
-        if (self.runs_dir/rid/'metrics.json').is_file(): return 'done'
+        if _finished(self.runs_dir/rid): return 'done'
         return 'failed' if (self.runs_dir/'_failed'/rid).is_dir() else 'todo'
 
     def table(self) -> pd.DataFrame:
@@ -212,14 +219,17 @@ def _resolve_notebook(nb, cfg_dir):
         if p.is_file(): return p.resolve()
     raise SweepConfigError(f"notebook not found: {nb} (tried {', '.join(map(str, tried))})")
 
-def plan_sweep(config) -> SweepPlan:
-    "Load and validate a sweep `config` (path or dict) against its notebook; raises `SweepConfigError`"
+def plan_sweep(config, rules: dict | None = None) -> SweepPlan:
+    """Load and validate a sweep `config` (path or dict) against its notebook; raises `SweepConfigError` listing
+    every problem. `rules` maps a parameter to `check(value, params) -> message or None` (value ranges, choices), or
+    is a function of the notebook's path that returns such a mapping."""
     cfg = load_config(config)
     for k in ('notebook', 'runs_dir'):
         if not cfg.get(k): raise SweepConfigError(f"the sweep config needs '{k}'")
     nb = _resolve_notebook(cfg['notebook'], cfg['_dir'])
     runs = expand_grid(cfg)
     specs = notebook_params(nb)
+    if callable(rules): rules = rules(nb)
     if 'out_dir' not in specs:
         raise SweepConfigError(f"{nb.name} has no 'out_dir' parameter: an experiment notebook needs one "
                                "(and a cell tagged 'parameters')")
@@ -232,6 +242,8 @@ def plan_sweep(config) -> SweepPlan:
         p, errs = check_params(specs, r)
         errors += errs
         p = {**defaults, **p}
+        if not errs: errors += [f"parameter '{k}' = {p[k]!r}: {msg}" for k, check in (rules or {}).items()
+                                if k in p and (msg := check(p[k], p))]
         rid = run_id(nb, p)
         if rid not in seen: seen.add(rid); planned.append((rid, p))
     if errors: raise SweepConfigError('invalid sweep:\n  ' + '\n  '.join(dict.fromkeys(errors)))
@@ -271,20 +283,6 @@ def _proc_start(pid):
         return psutil.Process(pid).create_time()
     except Exception: return None
 
-def _atomic(path: Path, write):
-    "Call `write(tmp)` on a hidden temporary file beside `path`, then rename it into place."
-    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(4)}')
-    try:
-        write(tmp); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-
-def _write_json(path, obj):
-    _atomic(Path(path), lambda tmp: tmp.write_text(json.dumps(obj, indent=1, default=str)))
-
-def _read_json(path, default=None):
-    try: return json.loads(Path(path).read_text())
-    except (OSError, ValueError): return default
-
 def _replace_dir(src: Path, dst: Path):
     "Rename `src` to `dst`, replacing an existing `dst`"
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -309,48 +307,80 @@ def record_failure(runs_dir, rid: str, params: dict, error: dict, src: Path | No
     if src is None:
         src = runs_dir/f'.tmp-{rid}-{secrets.token_hex(4)}'
         src.mkdir(parents=True)
-        _write_json(src/'params.json', params)
-    _write_json(src/'error.json', {'run_id': rid, **error, 'time': _now()})
+        write_json(src/'params.json', params)
+    write_json(src/'error.json', {'run_id': rid, **error, 'time': _now()})
     dst = runs_dir/'_failed'/rid
     _replace_dir(src, dst)
     return dst
 
+# Errors that may go away on a second try: the OS or the machine, not the experiment's own logic
+_TRANSIENT = {'OSError', 'IOError', 'FileNotFoundError', 'FileExistsError', 'BlockingIOError', 'InterruptedError',
+              'TimeoutError', 'ConnectionError', 'ConnectionResetError', 'ConnectionAbortedError',
+              'ConnectionRefusedError', 'BrokenPipeError', 'MemoryError', 'OutOfMemoryError', 'DeadKernelError'}
+
+def is_transient(error: dict) -> bool:
+    "Whether a failure (an `error.json` dict) may pass on a retry: an OS-level error, or a kernel that died or never started"
+    if error.get('cell_index') is None:  # raised outside the notebook's cells: the kernel died, or never started
+        return error['type'] not in ('MissingMetricsError', 'CellTimeoutError', 'KeyboardInterrupt')
+    return error['type'] in _TRANSIENT
+
+class MissingMetricsError(RuntimeError): "The experiment notebook finished without writing `out_dir/metrics.json`"
+
+# Kernels log a TCP-transport warning at start and an 'ERROR' line for the interrupt that every shutdown sends;
+# neither is a problem of the run. Errors of the run itself reach the sweep through papermill, and stay loud.
+KERNEL_ARGS = ['--IPKernelApp.log_level=CRITICAL']
+
 # %% ../nbs/08_sweep.ipynb #a409500b
 def run_experiment(notebook, params: dict, runs_dir, *, kernel: str | None = None, timeout: float | None = None,
-                   cwd=None, force: bool = False) -> RunResult:
-    "Run `notebook` with `params` into `runs_dir/<run id>/`; failures go to `runs_dir/_failed/<run id>/`"
+                   cwd=None, force: bool = False, retries: int = 1, stop=None) -> RunResult:
+    """Run `notebook` with `params` into `runs_dir/<run id>/`; failures go to `runs_dir/_failed/<run id>/`.
+    A failure that may be transient (`is_transient`) is retried `retries` times first. When `stop` (a
+    `threading.Event`) is set, or Ctrl-C reaches the kernel, the run is abandoned and `KeyboardInterrupt` raised:
+    an interrupted run is not a failure, and leaves nothing behind."""
     notebook, runs_dir = Path(notebook).absolute(), Path(runs_dir).absolute()
     params = {**_defaults(notebook), **params}  # the effective parameters identify the run (as in `plan_sweep`)
     rid = run_id(notebook, params)
     final = runs_dir/rid
-    if not force and (final/'metrics.json').is_file(): return RunResult(rid, 'skipped', params, final)
-    t0, tmp = time.time(), None
+    if not force and _finished(final): return RunResult(rid, 'skipped', params, final)
+    t0, tmp, first = time.time(), None, None
     info = {'run_id': rid, 'notebook': str(notebook), 'host': socket.gethostname(), 'pid': os.getpid(),
             'pid_start': _proc_start(os.getpid()), 'started': _now()}
     try:
         import papermill as pm
         info['defaults'] = _defaults(notebook)
         runs_dir.mkdir(parents=True, exist_ok=True)
-        tmp = runs_dir/f'.tmp-{rid}-{secrets.token_hex(4)}'
-        tmp.mkdir()
-        _write_json(tmp/'run.json', info)
-        _write_json(tmp/'params.json', params)
-        try:
-            pm.execute_notebook(str(notebook), str(tmp/'notebook.ipynb'), parameters={**params, 'out_dir': str(tmp)},
-                                kernel_name=kernel, progress_bar=False, execution_timeout=timeout,
-                                resources={'metadata': {'path': str(Path(cwd or notebook.parent).absolute())}})
-            metrics = _read_json(tmp/'metrics.json')
-            if not isinstance(metrics, dict):
-                raise RuntimeError(f"the notebook did not write a JSON object to out_dir/metrics.json (got {metrics!r})")
-        except Exception as e:
-            secs = time.time() - t0
-            err = _error_info(e)
-            _write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'failed'})
-            dst = record_failure(runs_dir, rid, params, err, tmp)
-            return RunResult(rid, 'failed', params, dst, f"{err['type']}: {err['message']}", secs)
+        for attempt in range(1, retries + 2):
+            if stop is not None and stop.is_set(): raise KeyboardInterrupt
+            tmp = runs_dir/f'.tmp-{rid}-{secrets.token_hex(4)}'
+            tmp.mkdir()
+            info['attempt'] = attempt
+            write_json(tmp/'run.json', info)
+            write_json(tmp/'params.json', params)
+            try:
+                pm.execute_notebook(str(notebook), str(tmp/'notebook.ipynb'), parameters={**params, 'out_dir': str(tmp)},
+                                    kernel_name=kernel, progress_bar=False, execution_timeout=timeout,
+                                    extra_arguments=KERNEL_ARGS,
+                                    resources={'metadata': {'path': str(Path(cwd or notebook.parent).absolute())}})
+                metrics = read_json(tmp/'metrics.json')
+                if not isinstance(metrics, dict):
+                    raise MissingMetricsError(f"the notebook did not write a JSON object to out_dir/metrics.json (got {metrics!r})")
+                break
+            except Exception as e:
+                err = _error_info(e)
+                if (stop is not None and stop.is_set()) or err['type'] == 'KeyboardInterrupt':
+                    raise KeyboardInterrupt from e  # interrupted, not failed
+                secs = time.time() - t0
+                if attempt <= retries and is_transient(err):
+                    first = {k: err[k] for k in ('type', 'message')}
+                    shutil.rmtree(tmp, ignore_errors=True); tmp = None
+                    continue
+                if first: err['first_attempt'] = first
+                write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'failed'})
+                dst = record_failure(runs_dir, rid, params, err, tmp)
+                return RunResult(rid, 'failed', params, dst, f"{err['type']}: {err['message']}", secs)
         secs = time.time() - t0
-        _write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'ok'})
-        if (final/'metrics.json').is_file() and not force:  # another process finished the same run meanwhile
+        write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'ok', 'retried_after': first})
+        if _finished(final) and not force:  # another process finished the same run meanwhile
             shutil.rmtree(tmp, ignore_errors=True)
             return RunResult(rid, 'skipped', params, final, None, secs)
         _replace_dir(tmp, final)
@@ -377,7 +407,7 @@ def clean_stale(runs_dir) -> list[Path]:
     if not runs_dir.is_dir(): return removed
     for d in runs_dir.iterdir():
         if not (d.is_dir() and d.name.startswith(('.tmp-', '.trash-'))): continue
-        info = _read_json(d/'run.json')
+        info = read_json(d/'run.json')
         if isinstance(info, dict) and 'pid' in info:
             stale = info.get('host') == host and not _alive(info['pid'], info.get('pid_start'))
         else: stale = time.time() - d.stat().st_mtime > 60
@@ -413,23 +443,36 @@ def collect_results(runs_dir, write: bool = True) -> pd.DataFrame:
     if runs_dir.is_dir():
         for d in runs_dir.iterdir():
             if d.name.startswith(('.', '_')) or not d.is_dir(): continue
-            metrics = _read_json(d/'metrics.json')
-            if not isinstance(metrics, dict): continue
-            rows.append(_row(d.name, 'ok', _read_json(d/'run.json', {}), _read_json(d/'params.json', {}), metrics, None))
+            metrics = read_json(d/'metrics.json')
+            if not isinstance(metrics, dict):  # never a silently smaller table: say which run is unreadable
+                warnings.warn(f"{d/'metrics.json'} is missing or not a JSON object: run {d.name} is left out of the "
+                              "table and runs again in the next sweep", stacklevel=2)
+                continue
+            rows.append(_row(d.name, 'ok', read_json(d/'run.json', {}), read_json(d/'params.json', {}), metrics, None))
             done.add(d.name)
         for d in (runs_dir/'_failed').iterdir() if (runs_dir/'_failed').is_dir() else []:
             if d.name in done or not d.is_dir(): continue
-            err = _read_json(d/'error.json', {})
+            err = read_json(d/'error.json', {})
             msg = f"{err.get('type', 'Error')}: {err.get('message', '(no error.json)')}"
-            rows.append(_row(d.name, 'failed', _read_json(d/'run.json', {}), _read_json(d/'params.json', {}), {}, msg))
+            rows.append(_row(d.name, 'failed', read_json(d/'run.json', {}), read_json(d/'params.json', {}), {}, msg))
     rows.sort(key=lambda r: r['run_id'])
     df = pd.DataFrame(rows, columns=None if rows else _FIRST + _LAST)
     df = df[_FIRST + [c for c in df.columns if c not in _FIRST + _LAST] + _LAST]
     if write and runs_dir.is_dir():
         safe = _arrow_safe(df)
-        _atomic(runs_dir/'results.parquet', lambda p: safe.to_parquet(p, index=False))
-        _atomic(runs_dir/'results.csv', lambda p: df.to_csv(p, index=False))
+        atomic_write(runs_dir/'results.parquet', lambda p: safe.to_parquet(p, index=False))
+        atomic_write(runs_dir/'results.csv', lambda p: df.to_csv(p, index=False))
     return df
+
+# %% ../nbs/08_sweep.ipynb #e6fddc97
+def read_results(path) -> pd.DataFrame:
+    "The results table at `path` (`results.parquet` or `.csv`); an unreadable file is an error naming it."
+    path = Path(path)
+    try: return pd.read_csv(path) if path.suffix == '.csv' else pd.read_parquet(path)
+    except FileNotFoundError: raise
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable results table ({type(e).__name__}: {e}). It is rebuilt from the run "
+                         f"folders by collect_results('{path.parent}') or by running the sweep again.") from e
 
 # %% ../nbs/08_sweep.ipynb #4e1bafa7
 def _dask_client(scheduler, workers, dask_kwargs):
@@ -444,15 +487,33 @@ def _dask_client(scheduler, workers, dask_kwargs):
     client = Client(scheduler)  # an address, or a cluster object
     return client, [client]
 
+def _kill_kernels():
+    "Kill the Jupyter kernels this process started (on Ctrl-C: their runs are abandoned)"
+    try:
+        import psutil
+        for p in psutil.Process().children(recursive=True):
+            try:
+                if any('ipykernel' in a for a in p.cmdline()): p.kill()
+            except psutil.Error: pass
+    except ImportError: pass
+
 def _execute(todo, run, executor, workers, scheduler, dask_kwargs):
-    "Yield a `RunResult` for every `(rid, params)` in `todo` as runs finish"
+    "Yield a `RunResult` for every `(rid, params)` in `todo` as runs finish; on Ctrl-C, stop every run and re-raise"
     if executor == 'local':
         if workers <= 1:
             for rid, p in todo: yield run(p)
             return
-        with cf.ThreadPoolExecutor(workers) as ex:
+        ex = cf.ThreadPoolExecutor(workers)
+        try:
             futs = {ex.submit(run, p): (rid, p) for rid, p in todo}
             for f in cf.as_completed(futs): yield f.result()
+        except BaseException:  # Ctrl-C (or the caller stopped early): abandon the running runs, cleanly
+            run.stop.set()
+            ex.shutdown(wait=False, cancel_futures=True)
+            _kill_kernels()
+            cf.wait(futs, timeout=60)  # their threads remove their temporary folders
+            raise
+        finally: ex.shutdown(wait=False)
     elif executor == 'dask':
         from distributed import as_completed
         client, close = _dask_client(scheduler, workers, dask_kwargs)
@@ -467,9 +528,18 @@ def _execute(todo, run, executor, workers, scheduler, dask_kwargs):
     else: raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
 
 # %% ../nbs/08_sweep.ipynb #dee207f4
+def _varying(runs) -> list[str]:
+    "The parameters whose values differ between runs (they name a run in progress lines)"
+    keys = dict.fromkeys(k for _, p in runs for k in p)
+    return [k for k in keys if len({canonical_json(p.get(k)) for _, p in runs}) > 1]
+
+def _say(msg: str):
+    print(msg, file=sys.stderr, flush=True)
+
 def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None, progress: bool = True, *,
-              force: bool = False, dask_kwargs: dict | None = None) -> pd.DataFrame:
-    "Run every run of sweep `config` (path, dict or `SweepPlan`) not finished yet; returns (and writes) the results table"
+              force: bool = False, retries: int = 1, dask_kwargs: dict | None = None) -> pd.DataFrame:
+    """Run every run of sweep `config` (path, dict or `SweepPlan`) not finished yet; returns (and writes) the results
+    table. Progress: a tqdm bar on a terminal, otherwise one line per finished run."""
     if executor not in ('local', 'dask'): raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
     if scheduler is not None and executor != 'dask': raise SweepConfigError("a scheduler needs executor='dask'")
     plan = config if isinstance(config, SweepPlan) else plan_sweep(config)
@@ -477,20 +547,29 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
     clean_stale(plan.runs_dir)
     todo = [(rid, p) for rid, p in plan.runs if force or plan.state(rid) != 'done']
     counts = {'done': 0, 'skipped': len(plan.runs) - len(todo), 'failed': 0}
-    run = _Runner(plan.notebook, plan.runs_dir, plan.kernel, plan.timeout, force)
-    with tqdm(total=len(plan.runs), initial=counts['skipped'], desc=plan.name, unit='run', leave=True,
-              disable=not progress, dynamic_ncols=True) as bar:
-        bar.set_postfix(counts)
-        for res in (_execute(todo, run, executor, max(1, int(workers)), scheduler, dask_kwargs) if todo else []):
-            if isinstance(res, tuple):  # lost on a dask worker
-                _, (rid, p), e = res
-                err = _error_info(e)
-                record_failure(plan.runs_dir, rid, p, err)
-                res = RunResult(rid, 'failed', p, None, f"{err['type']}: {err['message']}")
-            counts[{'ok': 'done', 'skipped': 'skipped'}.get(res.status, 'failed')] += 1
-            if res.status == 'failed': bar.write(f"run {res.run_id} failed: {res.error}")
-            bar.set_postfix(counts, refresh=False); bar.update()
-    table = collect_results(plan.runs_dir)
+    run = _Runner(plan.notebook, plan.runs_dir, plan.kernel, plan.timeout, force, retries)
+    tty, named = sys.stderr.isatty(), _varying(plan.runs)
+    if progress and not tty:
+        _say(f"{plan.name}: {len(plan.runs)} runs, {counts['skipped']} finished earlier, {len(todo)} to run")
+    try:
+        with tqdm(total=len(plan.runs), initial=counts['skipped'], desc=plan.name, unit='run', leave=True,
+                  disable=not (progress and tty), dynamic_ncols=True) as bar:
+            bar.set_postfix(counts)
+            for res in (_execute(todo, run, executor, max(1, int(workers)), scheduler, dask_kwargs) if todo else []):
+                if isinstance(res, tuple):  # lost on a dask worker
+                    _, (rid, p), e = res
+                    err = _error_info(e)
+                    record_failure(plan.runs_dir, rid, p, err)
+                    res = RunResult(rid, 'failed', p, None, f"{err['type']}: {err['message']}")
+                counts[{'ok': 'done', 'skipped': 'skipped'}.get(res.status, 'failed')] += 1
+                what = ' '.join(f"{k}={res.params.get(k)}" for k in named)
+                if res.status == 'failed': bar.write(f"{plan.name}: run {res.run_id} ({what}) failed: {res.error}", file=sys.stderr)
+                elif progress and not tty:
+                    _say(f"{plan.name}: {counts['done'] + counts['failed']}/{len(todo)} run {res.run_id} ({what}) "
+                         f"{res.status} in {res.seconds:.0f} s")
+                bar.set_postfix(counts, refresh=False); bar.update()
+    finally:  # also on Ctrl-C: the table holds every run finished so far
+        table = collect_results(plan.runs_dir)
     table.attrs['counts'] = counts  # what this call did: runs done, skipped (finished before), failed
     return table
 
@@ -502,12 +581,22 @@ class _Runner:
     kernel: str | None
     timeout: float | None
     force: bool
+    retries: int = 1
+    def __post_init__(self): self.stop = threading.Event()  # set on Ctrl-C: running runs are abandoned
+    def __getstate__(self): return {k: v for k, v in self.__dict__.items() if k != 'stop'}  # for dask workers
+    def __setstate__(self, d): self.__dict__.update(d); self.stop = threading.Event()
     def __call__(self, params):
-        return run_experiment(self.notebook, params, self.runs_dir, kernel=self.kernel, timeout=self.timeout, force=self.force)
+        return run_experiment(self.notebook, params, self.runs_dir, kernel=self.kernel, timeout=self.timeout,
+                              force=self.force, retries=self.retries, stop=self.stop)
 
 # %% ../nbs/08_sweep.ipynb #4bb11f2b
-def sweep_main(argv: list[str] | None = None) -> int:
+def _resume_hint(prog: str, argv: list[str]) -> str:
+    import shlex
+    return f"resume with: {prog} {shlex.join(argv)}  (finished runs are skipped; failed and unfinished ones run again)"
+
+def sweep_main(argv: list[str] | None = None, rules: dict | None = None) -> int:
     "CLI: `kdfair sweep CONFIG [--executor local|dask] [--scheduler ADDR] [--workers N] [--dry-run]`"
+    argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(prog='kdfair sweep', description='Run an experiment notebook over a parameter grid.')
     ap.add_argument('config', help='sweep config (.yaml, .yml or .toml)')
     ap.add_argument('--executor', choices=['local', 'dask'], default='local')
@@ -518,8 +607,8 @@ def sweep_main(argv: list[str] | None = None) -> int:
     ap.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = ap.parse_args(argv)
     try:
+        plan = plan_sweep(args.config, rules=rules)
         if args.dry_run:
-            plan = plan_sweep(args.config)
             t = plan.table()
             n = t.state.value_counts()
             print(f"notebook: {plan.notebook}\nruns_dir: {plan.runs_dir}\n{len(t)} runs: {n.get('done', 0)} done, "
@@ -527,13 +616,19 @@ def sweep_main(argv: list[str] | None = None) -> int:
             with pd.option_context('display.max_rows', None, 'display.width', 200):
                 print(t.to_string(index=False))
             return 0
-        plan = plan_sweep(args.config)
         df = run_sweep(plan, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                        progress=not args.no_progress, force=args.force)
     except SweepConfigError as e:
         print(f"kdfair sweep: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nkdfair sweep: interrupted; the finished runs are kept.\n{_resume_hint('kdfair sweep', argv)}", file=sys.stderr)
+        return 130
     mine = df[df.run_id.isin([r for r, _ in plan.runs])]
-    nfail = int((mine.status == 'failed').sum())
-    print(f"{len(mine) - nfail} ok, {nfail} failed; results: {plan.runs_dir/'results.parquet'}")
-    return 1 if nfail else 0
+    failed = mine[mine.status == 'failed']
+    print(f"{len(mine) - len(failed)} ok, {len(failed)} failed; results: {plan.runs_dir/'results.parquet'}")
+    if len(failed):
+        r = failed.iloc[0]
+        print(f"run {r.run_id} failed: {r.error}  (details: {plan.runs_dir/'_failed'/r.run_id/'error.json'})\n"
+              f"{_resume_hint('kdfair sweep', argv)}", file=sys.stderr)
+    return 1 if len(failed) else 0

@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/train.html.md"""
 
 # %% ../nbs/02_train.ipynb #a64e94a7
 from __future__ import annotations
-import json, os, random, tempfile
+import random, tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +15,18 @@ import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, progress bars
-from fastai.callback.tracker import TerminateOnNaNCallback
+from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback, TerminateOnNaNCallback
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import set_seed
 
+from .core import atomic_write
 from .data import FairDataset, fair_dataloaders
 
 # %% auto #0
-__all__ = ['seed_everything', 'AttributeBatch', 'TerminateOnNaN', 'make_learner', 'train_model', 'predict', 'atomic_write',
+__all__ = ['seed_everything', 'AttributeBatch', 'TerminateOnNaN', 'make_learner', 'train_model', 'training_history', 'predict',
            'save_predictions', 'prob_matrix']
 
 # %% ../nbs/02_train.ipynb #3bd469bd
@@ -70,18 +71,38 @@ def make_learner(model, dls, cbs=None, lr: float = 3e-3, wd: float = 5e-4, seed:
                    metrics=list(metrics), cbs=cbs, **kwargs)
 
 def train_model(model, dls, epochs: int = 10, lr: float = 3e-3, cbs=None, seed: int = 0, progress: bool = True,
-                one_cycle: bool = True, **kwargs) -> Learner:
-    "Train `model` on `dls` for `epochs` with the one-cycle policy; returns the `Learner`."
+                one_cycle: bool = True, patience: int | None = None, restore_best: bool = False, **kwargs) -> Learner:
+    """Train `model` on `dls` for at most `epochs` with the one-cycle policy; returns the `Learner`.
+    `patience`: stop when the validation loss has not improved for that many epochs (fastai's `EarlyStoppingCallback`);
+    `restore_best`: end with the weights of the epoch of lowest validation loss (fastai's `SaveModelCallback`).
+    `learn.best_epoch` (1-based), `learn.stopped_early` and `training_history(learn)` tell what happened."""
     if epochs < 1: raise ValueError(f"epochs must be at least 1, got {epochs}")
-    learn = make_learner(model, dls, cbs=cbs, lr=lr, seed=seed, **kwargs)
-    fit = learn.fit_one_cycle if one_cycle else learn.fit
-    if progress: fit(epochs, lr)
-    else:
-        with learn.no_bar(), learn.no_logging(): fit(epochs, lr)
+    if patience is not None and patience < 1: raise ValueError(f"patience must be at least 1 epoch, got {patience}")
+    stops = [EarlyStoppingCallback(monitor='valid_loss', patience=patience)] if patience else []
+    with tempfile.TemporaryDirectory() as ckpt:  # the best checkpoint lives only while we train
+        saver = [SaveModelCallback(monitor='valid_loss', fname='best', with_opt=False)] if restore_best else []
+        learn = make_learner(model, dls, cbs=list(cbs or []) + stops + saver, lr=lr, seed=seed, path=ckpt, **kwargs)
+        fit = learn.fit_one_cycle if one_cycle else learn.fit
+        if progress: fit(epochs, lr)
+        else:
+            with learn.no_bar(), learn.no_logging(): fit(epochs, lr)
+        learn.remove_cbs(saver)
+    learn.path = Path('.')
     if getattr(learn, 'nan_stop', None) is not None:
         e, i = learn.nan_stop
         raise FloatingPointError(f"training stopped: the loss became NaN or infinite at epoch {e}, batch {i}")
+    h = training_history(learn)
+    learn.stopped_early = len(h) < epochs
+    learn.best_epoch = int(h.valid_loss.idxmin()) + 1 if restore_best and h.valid_loss.notna().any() else len(h)
     return learn
+
+def training_history(learn) -> pd.DataFrame:
+    "One row per epoch trained: `epoch` (1-based), `train_loss`, `valid_loss` and the validation metrics (`valid_accuracy`)."
+    names = [n for n in learn.recorder.metric_names[1:] if n != 'time']
+    df = pd.DataFrame([list(v)[:len(names)] for v in learn.recorder.values], columns=names, dtype=float)
+    df = df.rename(columns={n: f'valid_{n}' for n in names if n not in ('train_loss', 'valid_loss')})
+    df.insert(0, 'epoch', np.arange(1, len(df) + 1))
+    return df
 
 # %% ../nbs/02_train.ipynb #eba8959b
 @torch.no_grad()
@@ -102,15 +123,6 @@ def predict(model, data, bs: int = 512, embeddings: bool = False):
                        'pred': P.argmax(1)})
     df = pd.concat([df, pd.DataFrame(P, columns=[f'p{i}' for i in range(P.shape[1])])], axis=1)
     return (df, torch.cat(es)) if embeddings else df
-
-def atomic_write(path, write) -> Path:
-    "Call `write(tmp)` on a temporary file beside `path`, then rename it into place (no half-written files)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp'); os.close(fd)
-    try: write(tmp); os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
 
 def save_predictions(df: pd.DataFrame, path) -> Path:
     "Write predictions to Parquet atomically."

@@ -9,7 +9,19 @@ import pytest
 from kdfair_nb.sweep import run_experiment
 
 NBS = Path(__file__).resolve().parent.parent / 'nbs' / 'experiments'
-TINY = dict(n_train=400, n_valid=100, n_test=200, size=32, skew=0.8, epochs=1, bs=64, threads=1)
+TINY = dict(n_train=400, n_valid=100, n_test=200, size=32, skew=0.8, epochs=2, bs=64, threads=1)
+FIT = ('train_accuracy', 'best_epoch', 'epochs_run', 'max_epochs', 'stopped_early', 'valid_accuracy',
+       'valid_mean_abs_disp', 'valid_dpd', 'valid_eod')
+
+
+def _check_fit(run_dir, m):
+    "Convergence facts and the validation split's metrics are recorded, with the per-epoch curves"
+    assert set(FIT) <= set(m), set(FIT) - set(m)
+    h = pd.read_csv(run_dir / 'history.csv')
+    assert list(h.columns) == ['epoch', 'train_loss', 'valid_loss', 'valid_accuracy'] and len(h) == m['epochs_run']
+    assert 1 <= m['best_epoch'] <= m['epochs_run'] <= m['max_epochs'] == 2
+    assert 0 <= m['train_accuracy'] <= 1 and 0 <= m['valid_mean_abs_disp'] <= 1
+
 
 
 @pytest.fixture(scope='module')
@@ -28,6 +40,9 @@ def test_teacher_run_writes_everything(teacher):
     assert len(df) == 200 and m['n'] == 200 and m['arch'] == 'cifar_resnet20'
     assert m['accuracy'] == pytest.approx((df.pred == df.y).mean())
     assert np.load(teacher / 'embeddings.npy').shape == (200, 64)
+    _check_fit(teacher, m)
+    h = pd.read_csv(teacher / 'history.csv')  # the weights kept are those of the epoch of lowest validation loss
+    assert m['best_epoch'] == h.valid_loss.idxmin() + 1 and m['valid_accuracy'] == pytest.approx(h.valid_accuracy[m['best_epoch'] - 1])
 
 
 @pytest.mark.parametrize('params', [
@@ -43,6 +58,7 @@ def test_student_runs(teacher, tmp_path, params):
     t = json.loads((teacher / 'metrics.json').read_text())
     assert m['ref_accuracy'] == pytest.approx(t['accuracy'])  # compared with the teacher it was distilled from
     assert 0 <= m['agreement'] <= 1 and -1e-6 <= m['cka'] <= 1 + 1e-6
+    _check_fit(r.path, m)
     if params.get('sparsity'):
         assert m['arch'] == 'cifar_resnet20' and m['measured_sparsity'] == pytest.approx(0.5, abs=0.05)
     else:
