@@ -942,11 +942,11 @@ def _mean(rows, col) -> float:
     return float(pd.to_numeric(rows[col], errors='coerce').mean()) if col in rows and len(rows) else float('nan')
 
 def _welch_n_sig(ref: np.ndarray, K: np.ndarray, alpha: float) -> np.ndarray:
-    """Classes with Welch p <= alpha between `ref` `(R, C)` and each `K[j]` `(R', C)` (the rules of `stats.welch_ttest`
-    for constant groups: equal -> p = 1, different -> p = 0); vectorised over j."""
-    n1, n2 = ref.shape[0], K.shape[1]
-    m1, m2 = ref.mean(0), K.mean(1)
-    v1, v2 = ref.var(0, ddof=1) / n1, K.var(1, ddof=1) / n2
+    """Classes with Welch p <= alpha between `ref` `(..., R, C)` and each `K[j]` `(..., R', C)`, shape `(J, ...)`;
+    the rules of `stats.welch_ttest` for constant groups (equal: p = 1, different: p = 0)."""
+    n1, n2 = ref.shape[-2], K.shape[-2]
+    m1, m2 = ref.mean(-2), K.mean(-2)
+    v1, v2 = ref.var(-2, ddof=1) / n1, K.var(-2, ddof=1) / n2
     se2 = v1 + v2
     with np.errstate(all='ignore'):
         t = (m2 - m1) / np.sqrt(se2)
@@ -954,10 +954,12 @@ def _welch_n_sig(ref: np.ndarray, K: np.ndarray, alpha: float) -> np.ndarray:
     p = np.where(se2 == 0, np.where(m1 == m2, 1.0, 0.0), p)
     return (np.nan_to_num(p, nan=1.0) <= alpha).sum(-1)
 
-def _rank_corr(x, y) -> float:
-    "Spearman rho; 0 when `y` is constant (no trend)."
-    if np.ptp(y) == 0: return 0.0
-    return float(np.corrcoef(sps.rankdata(x), sps.rankdata(y))[0, 1])
+def _rank_corr_rows(x, Y) -> np.ndarray:
+    "Spearman rho of `x` `(k,)` with each row of `Y` `(B, k)`; 0 for a constant row (no trend)."
+    rx, ry = sps.rankdata(x), sps.rankdata(Y, axis=-1)
+    rx, ry = rx - rx.mean(), ry - ry.mean(-1, keepdims=True)
+    den = np.sqrt((ry ** 2).sum(-1) * (rx ** 2).sum())
+    with np.errstate(all='ignore'): return np.where(den > 0, (ry @ rx) / den, 0.0)
 
 def _sc_trend(study: Study, alpha: float, n_resamples: int, confidence: float, seed: int):
     "Spearman rho of #SC with T, bootstrapped over seeds (resampled together for no-KD and KD); None if too few runs."
@@ -969,21 +971,27 @@ def _sc_trend(study: Study, alpha: float, n_resamples: int, confidence: float, s
     seeds = sorted(seeds)
     if len(seeds) < 2: return None
     pick = lambda rows: [rows[rows.seed == s].run_id.iloc[0] for s in seeds]
-    A0 = _class_acc(study, pick(none))
-    K = np.stack([_class_acc(study, pick(tr[_match(tr['T'], T)])) for T in Ts])
-    def rho(idx):
-        if len(set(idx.tolist())) < 2: return np.nan               # one seed drawn every time: no t-test
-        return _rank_corr(Ts, _welch_n_sig(A0[idx], K[:, idx], alpha))
-    e = bootstrap_effect(rho, len(seeds), n_resamples, confidence, seed)
+    A0 = _class_acc(study, pick(none))                                   # (seeds, C)
+    K = np.stack([_class_acc(study, pick(tr[_match(tr['T'], T)])) for T in Ts])   # (T, seeds, C)
+    def rho(idx):                                                        # idx: (B, seeds)
+        counts = _welch_n_sig(A0[idx], K[:, idx], alpha).T               # (B, T)
+        s = np.sort(idx, -1)
+        return np.where((s[:, 1:] != s[:, :-1]).any(-1), _rank_corr_rows(Ts, counts), np.nan)  # one seed: no t-test
+    e = bootstrap_effect(rho, len(seeds), n_resamples, confidence, seed, vectorized=True)
     return e, dict(zip(Ts, _welch_n_sig(A0, K, alpha).tolist())), A0.shape[1]
 
-def _cev_sde_np(fpr, fnr, fpr_t, fnr_t) -> tuple[float, float]:
-    "CEV and SDE from mean student rates and teacher rates `(C,)` (`metrics.cev_sde_from_rates`, without the table)."
+def _cev_sde_np(fpr, fnr, fpr_t, fnr_t) -> tuple[np.ndarray, np.ndarray]:
+    """CEV and SDE `(...)` from mean student rates `(..., C)` and teacher rates `(C,)`, as
+    `metrics.cev_sde_from_rates` (classes where the teacher's FPR or FNR is 0 left out), without its table."""
     k = (fpr_t > 0) & (fnr_t > 0) & np.isfinite(fpr) & np.isfinite(fnr)
-    if not k.any(): return float('nan'), float('nan')
-    dfpr, dfnr = 100 * (fpr[k] - fpr_t[k]) / fpr_t[k], 100 * (fnr[k] - fnr_t[k]) / fnr_t[k]
-    pts = np.stack([dfpr, dfnr], 1)
-    return float(((pts - pts.mean(0)) ** 2).sum() / (2 * k.sum())), float(np.abs(dfpr - dfnr).mean() / np.sqrt(2))
+    nk = k.sum(-1)
+    with np.errstate(all='ignore'):
+        dfpr = np.where(k, 100 * (fpr - fpr_t) / fpr_t, 0.0)
+        dfnr = np.where(k, 100 * (fnr - fnr_t) / fnr_t, 0.0)
+        cx, cy = dfpr.sum(-1, keepdims=True) / nk[..., None], dfnr.sum(-1, keepdims=True) / nk[..., None]
+        cev = (np.where(k, (dfpr - cx) ** 2 + (dfnr - cy) ** 2, 0.0).sum(-1)) / (2 * nk)
+        sde = np.abs(dfpr - dfnr).sum(-1) / nk / np.sqrt(2)
+    return np.where(nk > 0, cev, np.nan), np.where(nk > 0, sde, np.nan)
 
 def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: int) -> list:
     "Per sparsity with CE-only and KD runs: KD − CE-only CEV and SDE, bootstrapped over the seeds both have."
@@ -1002,11 +1010,11 @@ def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: in
         Rk, Rc = rates(kd), rates(ce)                                   # (seeds, 2, C): FPR, FNR
         p = study.predictions(tid)
         ft, nt = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
-        def diff(idx, j):
-            a = _cev_sde_np(*Rk[idx].mean(0), ft, nt)[j]
-            return a - _cev_sde_np(*Rc[idx].mean(0), ft, nt)[j]
-        out.append((float(sp), [bootstrap_effect(lambda i, j=j: diff(i, j), len(seeds), n_resamples, confidence, seed)
-                                for j in (0, 1)]))
+        def diff(idx, j):                                               # idx: (B, seeds)
+            mk, mc = Rk[idx].mean(1), Rc[idx].mean(1)                    # (B, 2, C)
+            return _cev_sde_np(mk[:, 0], mk[:, 1], ft, nt)[j] - _cev_sde_np(mc[:, 0], mc[:, 1], ft, nt)[j]
+        out.append((float(sp), [bootstrap_effect(lambda i, j=j: diff(i, j), len(seeds), n_resamples, confidence, seed,
+                                                 vectorized=True) for j in (0, 1)]))
     return out
 
 def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,

@@ -1,4 +1,4 @@
-"""Which classes does distillation change? Vectorised Welch t-tests per class over seeds, with and without FDR control, the #TC/#SC table, and similarity–bias correlations.
+"""Which classes does distillation change? Vectorised Welch t-tests per class over seeds, with and without FDR control, the #TC/#SC table, similarity–bias correlations, and every effect with a confidence interval and a three-way verdict.
 
 Docs: https://kdfair.github.io/kdfair/stats.html.md"""
 
@@ -17,8 +17,9 @@ from scipy import stats
 from .metrics import _bincount_conf, _div, _as_labels, unpack
 
 # %% auto #0
-__all__ = ['per_class_accuracy', 'welch_ttest', 'cohens_d', 'hedges_g', 'Classwise', 'bh_adjust', 'classwise_tests', 'tc_sc',
-           'runs_from_long', 'tc_sc_table', 'similarity_bias_correlation']
+__all__ = ['VERDICTS', 'per_class_accuracy', 'welch_ttest', 'cohens_d', 'hedges_g', 'Classwise', 'bh_adjust', 'classwise_tests',
+           'tc_sc', 'runs_from_long', 'tc_sc_table', 'similarity_bias_correlation', 'effect_ci', 'verdict', 'corr_ci',
+           'bootstrap_effect']
 
 # %% ../nbs/05_stats.ipynb #d679bb5d
 def per_class_accuracy(preds, y=None, n_classes: int | None = None) -> np.ndarray:
@@ -180,3 +181,93 @@ def similarity_bias_correlation(similarity, bias) -> dict:
     pr, sr = stats.pearsonr(s[ok], b[ok]), stats.spearmanr(s[ok], b[ok])
     return dict(n=int(ok.sum()), pearson_r=float(pr.statistic), pearson_p=float(pr.pvalue),
                 spearman_r=float(sr.statistic), spearman_p=float(sr.pvalue))
+
+# %% ../nbs/05_stats.ipynb #609a478d
+def _finite(v) -> np.ndarray:
+    v = np.asarray(v, np.float64).ravel()
+    return v[np.isfinite(v)]
+
+def _t_interval(effect: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+    if se == 0: return effect, effect
+    h = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+    return effect - h, effect + h
+
+def effect_ci(x, y=None, paired: bool = False, confidence: float = 0.95) -> dict:
+    """Effect with a t confidence interval: the mean of `x` (`y=None`), the mean of `x - y` (`paired`, matched by
+    position, e.g. by seed) or `mean(x) - mean(y)` (Welch–Satterthwaite); `dict(effect, lo, hi, n, df, method)`."""
+    if not 0 < confidence < 1: raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    nan = float('nan')
+    if y is None or paired:
+        if y is None:
+            if paired: raise ValueError("paired=True needs `y`")
+            d, kind = _finite(x), 'one-sample t'
+        else:
+            x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+            if x.shape != y.shape: raise ValueError(f"paired samples differ in length: {len(x)} vs {len(y)}")
+            ok = np.isfinite(x) & np.isfinite(y)
+            d, kind = x[ok] - y[ok], 'paired t'
+        n = len(d)
+        eff = float(d.mean()) if n else nan
+        if n < 2: return dict(effect=eff, lo=nan, hi=nan, n=n, df=nan, method=f"{kind}, n = {n}: no interval (needs ≥ 2)")
+        se, df = float(d.std(ddof=1) / np.sqrt(n)), float(n - 1)
+    else:
+        x, y = _finite(x), _finite(y)
+        nx, ny = len(x), len(y)
+        eff, n, kind = (float(x.mean() - y.mean()) if nx and ny else nan), nx + ny, f'Welch t, {nx} vs {ny} values'
+        if nx < 2 or ny < 2:
+            return dict(effect=eff, lo=nan, hi=nan, n=n, df=nan, method=f"{kind}: no interval (needs ≥ 2 per group)")
+        vx, vy = x.var(ddof=1) / nx, y.var(ddof=1) / ny
+        se = float(np.sqrt(vx + vy))
+        df = float((vx + vy) ** 2 / (vx ** 2 / (nx - 1) + vy ** 2 / (ny - 1))) if se > 0 else nan
+    lo, hi = _t_interval(eff, se, df, confidence)
+    return dict(effect=eff, lo=lo, hi=hi, n=n, df=df,
+                method=f"{kind}, {confidence:.0%} CI" + (', no spread: zero-width interval' if se == 0 else f', df = {df:.3g}'))
+
+# %% ../nbs/05_stats.ipynb #c1190d13
+VERDICTS = ('reproduced', 'contradicted', 'inconclusive')
+
+def verdict(lo, hi, direction: int) -> str:
+    "'reproduced' if the interval `[lo, hi]` excludes 0 on the side of `direction` (+1/-1), 'contradicted' on the other, else 'inconclusive'."
+    if direction not in (1, -1): raise ValueError(f"direction must be +1 or -1, got {direction!r}")
+    lo, hi = float(lo), float(hi)
+    if np.isnan(lo) or np.isnan(hi): return 'inconclusive'
+    if lo > hi: raise ValueError(f"interval bounds out of order: [{lo}, {hi}]")
+    side = 1 if lo > 0 else (-1 if hi < 0 else 0)
+    return 'inconclusive' if side == 0 else ('reproduced' if side == direction else 'contradicted')
+
+# %% ../nbs/05_stats.ipynb #46c77ced
+def corr_ci(x, y, method: str = 'pearson', confidence: float = 0.95) -> dict:
+    "Pearson or Spearman `r` of finite pairs with its p value and a Fisher-z interval: `dict(r, lo, hi, p, n, method)`."
+    if method not in ('pearson', 'spearman'): raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}")
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+    if x.shape != y.shape: raise ValueError(f"length mismatch: {len(x)} vs {len(y)} values")
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, n = x[ok], y[ok], int(ok.sum())
+    nan = float('nan')
+    r = p = nan
+    if n >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        res = (stats.pearsonr if method == 'pearson' else stats.spearmanr)(x, y)
+        r, p = float(res.statistic), float(res.pvalue)
+    lo = hi = nan
+    if n >= 4 and np.isfinite(r):
+        se = np.sqrt((1.0 if method == 'pearson' else 1.06) / (n - 3))
+        h = float(stats.norm.ppf(0.5 + confidence / 2)) * se
+        with np.errstate(divide='ignore'): z = np.arctanh(np.clip(r, -1, 1))
+        lo, hi = float(np.tanh(z - h)), float(np.tanh(z + h))
+    return dict(r=r, lo=lo, hi=hi, p=p, n=n, method=f"{method} r, Fisher z {confidence:.0%} CI" + ('' if n >= 4 else ', n < 4: no interval'))
+
+def bootstrap_effect(stat, n: int, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+                     vectorized: bool = False) -> dict:
+    """Percentile bootstrap over `n` units: `stat(idx)` on units resampled with replacement; `dict(effect, lo, hi, n,
+    method)`. `vectorized`: `stat` takes a `(B, n)` array of index rows and returns `B` values (same resamples)."""
+    nan = float('nan')
+    one = lambda idx: float(np.asarray(stat(idx[None]) if vectorized else stat(idx), np.float64).ravel()[0])
+    eff = one(np.arange(n)) if n else nan
+    if n < 2: return dict(effect=eff, lo=nan, hi=nan, n=n, method=f"bootstrap over {n} unit(s): no interval")
+    idx = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
+    vals = np.asarray(stat(idx), np.float64).ravel() if vectorized else np.array([stat(i) for i in idx], np.float64)
+    ok = np.isfinite(vals)
+    how = f"percentile bootstrap over {n} units, {int(ok.sum())} of {n_resamples} resamples defined"
+    if ok.sum() < n_resamples / 2: return dict(effect=eff, lo=nan, hi=nan, n=n, method=how + ': no interval')
+    lo, hi = np.quantile(vals[ok], [0.5 - confidence / 2, 0.5 + confidence / 2])
+    return dict(effect=eff, lo=float(lo), hi=float(hi), n=n, method=how)

@@ -34,7 +34,8 @@ def test_narrative_executes(fake_study, tmp_path, name):
         assert (tmp_path / 'nbs' / 'images' / 'overview.png').stat().st_size > 10_000
         text = ''.join(str(o.get('text', '')) + str(o.get('data', {}).get('text/markdown', ''))
                        for c in nb.cells for o in c.get('outputs', []))
-        assert '(reproduced)' in text or 'did not reproduce' in text  # the findings are printed
+        assert any(f': {v}' in text for v in ('reproduced', 'contradicted', 'inconclusive', 'not assessed'))  # findings
+        assert 'Sanity checks the verdicts rest on' in text and ' [' in text  # with their checks and intervals
         n_png = sum('image/png' in o.get('data', {}) for c in nb.cells for o in c.get('outputs', []))
         assert n_png >= 6
 
