@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 study: $(STAMP)
 	$(BIN)/kdfair study --preset $(STUDY)
 	$(MAKE) docs
+	$(MAKE) readme
 
 ## The tests: every library notebook (nbdev-test) and the pytest suite (papermill, sweeps, site)
 test: $(STAMP) chromium

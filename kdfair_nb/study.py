@@ -25,9 +25,11 @@ QUICK = {
     'name': 'quick',
     'data': dict(dataset='trifeature', label='texture', n_train=6000, n_valid=1000, n_test=2000, size=32, skew=0.8,
                  data_seed=0),
-    'teacher': dict(pair='trifeature', epochs=15, patience=5, lr=0.003, bs=128, threads=1),
-    'teacher_seeds': [0, 1],
-    'student': dict(epochs=30, patience=5, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
+    # one teacher, trained alone on both cores; every model: a fixed one-cycle budget, keeping its best epoch
+    'teacher': dict(pair='trifeature', epochs=30, patience=0, lr=0.003, bs=128, threads=2),
+    'teacher_seeds': [0],
+    # a budget long enough that the validation loss has flattened when the one-cycle schedule ends (see the pilot)
+    'student': dict(epochs=40, patience=0, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
     'blocks': {
         'methods': {'method': ['none', 'kd'], 'seed': _SEEDS},                   # the main comparison: 5 seeds
         'other_methods': {'method': ['rkd', 'ctkd', 'kdpp'], 'seed': [0, 1, 2]},
@@ -44,9 +46,9 @@ _SEEDS10 = list(range(10))
 FULL = {
     'name': 'full',
     'data': {**QUICK['data'], 'n_train': 10000, 'n_valid': 2000, 'n_test': 4000},
-    'teacher': dict(pair='trifeature', epochs=30, patience=5, lr=0.003, bs=128, threads=1),
+    'teacher': dict(pair='trifeature', epochs=30, patience=0, lr=0.003, bs=128, threads=1),
     'teacher_seeds': [0, 1, 2],
-    'student': dict(epochs=40, patience=5, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
+    'student': dict(epochs=40, patience=0, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
     'blocks': {
         'methods': {'method': ['none', 'kd', 'rkd', 'ctkd', 'kdpp'], 'seed': _SEEDS10},
         'lambda': {'method': ['kd'], 'lam': [0.25, 0.5, 1.0, 2.0, 4.0], 'seed': _SEEDS10},
@@ -143,11 +145,9 @@ def check_study(preset, study_dir, root=None):
     """Validate every stage of `preset` against the experiment notebooks and their `experiment_rules` before anything
     trains; raises one `SweepConfigError` that lists every problem."""
     p, root, errors = get_preset(preset), Path(root or repo_root()), []
-    stages = [p] + ([get_preset(p['pruning_study'])] if p.get('pruning_study') else [])
-    for q in stages:
-        for cfg in (teacher_config(q, study_dir, root), student_config(q, study_dir, Path(study_dir) / 'teachers' / 'T', root)):
-            try: plan_sweep(cfg, rules=experiment_rules(cfg['notebook']))
-            except SweepConfigError as e: errors.append(f"{cfg['name']}: {e}")
+    for cfg in (teacher_config(p, study_dir, root), student_config(p, study_dir, Path(study_dir) / 'teachers' / 'T', root)):
+        try: plan_sweep(cfg, rules=experiment_rules(cfg['notebook']))
+        except SweepConfigError as e: errors.append(f"{cfg['name']}: {e}")
     if errors: raise SweepConfigError('the study cannot run:\n' + '\n'.join(errors))
 
 # %% ../nbs/10_study.ipynb #c7ad57d2
@@ -167,8 +167,8 @@ def _relative_to(path, start) -> str:
     try: return os.path.relpath(Path(path).resolve(), Path(start).resolve())
     except ValueError: return str(Path(path).resolve())  # another drive (Windows)
 
-def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, pruning_dir=None) -> list:
-    """Execute the study notebooks (`nbs/study/*.ipynb`) with papermill on `study_dir` (and `pruning_dir`). Each is
+def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True) -> list:
+    """Execute the study notebooks (`nbs/study/*.ipynb`) with papermill on `study_dir`. Each is
     executed into a scratch copy under `study_dir` that replaces the notebook (atomically) only when it ran through:
     an interrupted or failed run leaves the last good page."""
     import papermill as pm
@@ -177,8 +177,6 @@ def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, p
     tty, done = sys.stderr.isatty(), []
     for nb in map(Path, nbs):
         params = {'study_dir': _relative_to(study_dir, nb.parent)}
-        if pruning_dir and 'pruning_dir' in pm.inspect_notebook(str(nb)):
-            params['pruning_dir'] = _relative_to(pruning_dir, nb.parent)
         if progress and not tty: print(f"narrative: executing {nb.name}", file=sys.stderr, flush=True)
         scratch = Path(study_dir) / '.narrative' / f'{nb.stem}.{os.getpid()}-{secrets.token_hex(4)}.ipynb'
         scratch.parent.mkdir(parents=True, exist_ok=True)
@@ -190,18 +188,18 @@ def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, p
         done.append(nb)
     return done
 
-def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing, prefix) -> list:
+def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing) -> list:
     "The teachers and students sweeps of preset `p` into `study_dir`; wall times go into `timing`."
     Path(study_dir).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     teachers = run_sweep(teacher_config(p, study_dir, root), executor=executor, workers=workers,
                          scheduler=scheduler, progress=progress)
-    timing[prefix + 'teachers'] = time.perf_counter() - t0
+    timing['teachers'] = time.perf_counter() - t0
     tdir = Path(study_dir) / 'teachers' / _teacher_dir(teachers, p['teacher_seeds'])
     t0 = time.perf_counter()
     students = run_sweep(student_config(p, study_dir, tdir, root), executor=executor, workers=workers,
                          scheduler=scheduler, progress=progress)
-    timing[prefix + 'students'] = time.perf_counter() - t0
+    timing['students'] = time.perf_counter() - t0
     return [teachers, students]
 
 def _record_timing(study_dir, name, timing, tables) -> dict:
@@ -226,16 +224,11 @@ def run_study(preset='quick', study_dir=None, workers: int | None = None, execut
     study_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or p.get('workers', 1)
     timing, t00 = {}, time.perf_counter()
-    tables = _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing, '')
-    pdir = None
-    if p.get('pruning_study'):
-        pdir = study_dir / 'pruning'
-        tables += _train_stages(get_preset(p['pruning_study']), pdir, root, workers, executor, scheduler, progress,
-                                timing, 'pruning ')
+    tables = _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing)
     timing['total'] = time.perf_counter() - t00
     info = _record_timing(study_dir, p['name'], timing, tables)  # before the narrative, so the study page shows it
     if narrative:
-        t0 = time.perf_counter(); run_narrative(study_dir, root=root, progress=progress, pruning_dir=pdir)
+        t0 = time.perf_counter(); run_narrative(study_dir, root=root, progress=progress)
         timing['narrative'] = time.perf_counter() - t0
         timing['total'] = time.perf_counter() - t00
         info = _record_timing(study_dir, p['name'], timing, tables)

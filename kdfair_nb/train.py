@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/train.html.md"""
 
 # %% ../nbs/02_train.ipynb #a64e94a7
 from __future__ import annotations
-import random, tempfile
+import contextlib, io, random, tempfile
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +72,9 @@ def make_learner(model, dls, cbs=None, lr: float = 3e-3, wd: float = 5e-4, seed:
 
 def train_model(model, dls, epochs: int = 10, lr: float = 3e-3, cbs=None, seed: int = 0, progress: bool = True,
                 one_cycle: bool = True, patience: int | None = None, restore_best: bool = False, **kwargs) -> Learner:
-    """Train `model` on `dls` for at most `epochs` with the one-cycle policy; returns the `Learner`.
-    `patience`: stop when the validation loss has not improved for that many epochs (fastai's `EarlyStoppingCallback`);
+    """Train `model` on `dls` for at most `epochs` with the one-cycle policy (`one_cycle=False`: a constant `lr`);
+    returns the `Learner`. `patience`: stop when the validation loss has not improved for that many epochs (fastai's
+    `EarlyStoppingCallback`);
     `restore_best`: end with the weights of the epoch of lowest validation loss (fastai's `SaveModelCallback`).
     `learn.best_epoch` (1-based), `learn.stopped_early` and `training_history(learn)` tell what happened."""
     if epochs < 1: raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -84,8 +85,8 @@ def train_model(model, dls, epochs: int = 10, lr: float = 3e-3, cbs=None, seed: 
         learn = make_learner(model, dls, cbs=list(cbs or []) + stops + saver, lr=lr, seed=seed, path=ckpt, **kwargs)
         fit = learn.fit_one_cycle if one_cycle else learn.fit
         if progress: fit(epochs, lr)
-        else:
-            with learn.no_bar(), learn.no_logging(): fit(epochs, lr)
+        else:  # quiet: no bar, no table, and not the trackers' "Better model found" / "early stopping" prints
+            with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): fit(epochs, lr)
         learn.remove_cbs(saver)
     learn.path = Path('.')
     if getattr(learn, 'nan_stop', None) is not None:

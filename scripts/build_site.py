@@ -2,14 +2,21 @@
 
 With Quarto installed: `nbdev-docs` (the Quarto site in _docs/). Offline, the same project renders with
 `nbdev-proc-nbs` (nbdev's notebook processing into _proc/) and `smalldocs render` (pure Python, reads the same
-_quarto.yml); the site is copied to _docs/."""
-import shutil, subprocess, sys
+_quarto.yml); the site is copied to _docs/. One build at a time (a file lock), and the new _docs/ replaces the old
+one by renames, so a reader never sees half a site and a failed build leaves the last good one."""
+import os, secrets, shutil, subprocess, sys
 from pathlib import Path
+
+from kdfair_nb.core import lock_for
 
 root = Path(__file__).resolve().parent.parent
 bin_ = Path(sys.executable).parent
 
 def main(strict: bool = False) -> Path:
+    with lock_for(root / '_docs'):
+        return _build(strict)
+
+def _build(strict: bool) -> Path:
     if shutil.which('quarto'):
         subprocess.run([str(bin_ / 'nbdev-docs')], check=True, cwd=root)
         return root / '_docs'
@@ -22,9 +29,12 @@ def main(strict: bool = False) -> Path:
     cmd = [str(bin_ / 'smalldocs'), 'render', str(proc)] + (['--strict'] if strict else [])
     r = subprocess.run(cmd, cwd=root)
     if r.returncode: sys.exit(f"smalldocs render failed ({r.returncode})")
-    out = root / '_docs'
-    if out.exists(): shutil.rmtree(out)
-    shutil.copytree(proc / '_docs', out)
+    out, new = root / '_docs', root / f'._docs.new-{secrets.token_hex(4)}'
+    shutil.copytree(proc / '_docs', new)
+    trash = root / f'._docs.old-{secrets.token_hex(4)}'
+    if out.exists(): os.rename(out, trash)
+    os.rename(new, out)
+    shutil.rmtree(trash, ignore_errors=True)
     print(f"site written to {out}/index.html")
     return out
 
