@@ -811,14 +811,17 @@ def _truthy(v) -> bool:
     return str(v).strip().lower() in ('true', '1', '1.0')
 
 def _run_converged(study: Study, row, window: int = 5, tol: float = 0.02) -> tuple[bool, str]:
-    "Did a run converge: stopped early, or validation loss improved < `tol` (relative) over its last `window` epochs?"
+    """Did a run converge: stopped early, or its best validation loss improved by less than `tol` (relative) over its
+    last `window` epochs? (The best so far, not the loss `window` epochs ago: a model past its best epoch whose loss
+    rises and partly recovers is not still improving.)"""
     if _truthy(row.get('stopped_early', False)): return True, 'stopped early'
     h = study.history(row['run_id'])
     if h is None or 'valid_loss' not in h: return False, 'no history.csv'
     L = pd.to_numeric(h['valid_loss'], errors='coerce').dropna().to_numpy()
     if len(L) < window + 1: return False, f"{len(L)} epoch(s), not stopped early: too short to tell"
-    ref = L[-window - 1]
+    ref = L[:-window].min()
     imp = (ref - L[-window:].min()) / abs(ref) if ref != 0 else np.inf
+    if imp <= 0: return True, f"validation loss no better over the last {window} epochs than at its best, epoch {int(L.argmin()) + 1}"
     if imp < tol: return True, f"validation loss improved {imp:.1%} over the last {window} epochs"
     return False, f"validation loss still improved {imp:.1%} over the last {window} of {len(L)} epochs"
 
