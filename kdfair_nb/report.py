@@ -927,10 +927,30 @@ FINDING_CHECKS = {'kd_disparity': ('teacher_gap', 'kd_vs_nokd_accuracy', 'conver
                   'pruning_cev_sde': ('converged', 'cev_sde_defined'),
                   'similarity_bias': ('converged', 'cev_sde_defined')}
 
-def _gate(checks: pd.DataFrame, key: str) -> str:
-    "'' when the checks finding `key` rests on passed, else 'check <name> failed (<detail>)' for each that failed."
+# the runs each finding uses: its convergence gate looks at these (and the teachers), not at every run of the study
+_FINDING_RUNS = {'kd_disparity': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs(s)]),
+                 'adversary': lambda s, m: lambda_runs(s, m),
+                 'sc_vs_T': lambda s, m: pd.concat([_nokd_runs(s), temperature_runs(s)]),
+                 'dpd_eod_vs_T': lambda s, m: temperature_runs(s),
+                 'pruning_cev_sde': lambda s, m: s.students.iloc[:0], 'similarity_bias': lambda s, m: s.students.iloc[:0]}
+
+def _gate(checks: pd.DataFrame, key: str, study: Study | None = None, adv_mode: str = 'grl') -> str:
+    """'' when the checks finding `key` rests on passed, else 'check <name> failed (<detail>)' for each that failed.
+    With `study`, the convergence check is the one of the runs the finding uses (and the teachers): a run that did not
+    converge in another block does not hold back this finding."""
     bad = checks[checks['name'].isin(FINDING_CHECKS[key]) & ~checks['passed']]
-    return '; '.join(f"check {r['name']} failed ({r['detail']})" for _, r in bad.iterrows())
+    out = []
+    for _, r in bad.iterrows():
+        if r['name'] == 'converged' and study is not None:
+            runs = [('teachers', row) for _, row in study.teachers.iterrows()] + \
+                   [('students', row) for _, row in _FINDING_RUNS[key](study, adv_mode).iterrows()]
+            res = [(st, row['run_id'], *_run_converged(study, row)) for st, row in runs]
+            nc = [f"{st}/{rid} ({why})" for st, rid, ok, why in res if not ok]
+            if res and not nc: continue
+            out.append(f"check converged failed for the runs this finding uses ({len(res) - len(nc)} of {len(res)} "
+                       f"converged; not: {'; '.join(nc[:3])}" + (f"; and {len(nc) - 3} more" if len(nc) > 3 else '') + ')')
+        else: out.append(f"check {r['name']} failed ({r['detail']})")
+    return '; '.join(out)
 
 def _finding(title: str, context: str, effects: list, gate: str, rows: list) -> str:
     """One sentence: each effect `label = effect [lo, hi], how: verdict`, or, when a check it rests on failed, the
@@ -1056,7 +1076,7 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
         out.append(_finding(title, ctx, [
             dict(label='KD − no-KD mean |disparity|', e=e1, how=f"{e1['n']} seeds paired", direction=1),
             dict(label='KD − teacher', e=e2, how=f"Welch, {len(kd)} vs {len(teach)} runs", direction=1)],
-            _gate(ck, 'kd_disparity'), rows))
+            _gate(ck, 'kd_disparity', study, adv_mode), rows))
     # 2. the adversary, lambda chosen on validation
     title = "Adversarial debiasing"
     try: b, why = best_lambda(study, max_acc_drop, adv_mode), ''
@@ -1079,7 +1099,7 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
         out.append(_finding(title, ctx, [
             dict(label=f"λ = {b['lam']:g} − λ = 0 test mean |disparity|", e=ed, how=f"{ed['n']} seeds paired", direction=-1),
             dict(label='test accuracy change (pt)', e=ea, how=f"{ea['n']} seeds paired", digits=2)],
-            _gate(ck, 'adversary'), rows))
+            _gate(ck, 'adversary', study, adv_mode), rows))
     # 3. seed 000: #SC grows with T
     title = "Seed 000, #SC grows with T"
     sc = _sc_trend(study, alpha, n_resamples, confidence, seed)
@@ -1089,7 +1109,7 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
         ctx = (f"#SC, classes whose accuracy differs between the non-distilled and the KD student (Welch p ≤ {alpha:g}), "
                + ', '.join(f"T = {T:g}: {n}" for T, n in counts.items()) + f" of {C} classes over {e['n']} seeds; {pct}")
         out.append(_finding(title, ctx, [dict(label='Spearman ρ(T, #SC)', e=e, how=f"bootstrap over {e['n']} seeds",
-                                              direction=1, digits=2)], _gate(ck, 'sc_vs_T'), rows))
+                                              direction=1, digits=2)], _gate(ck, 'sc_vs_T', study, adv_mode), rows))
     # 4. seed 000: higher T improves DPD and EOD
     title = "Seed 000, higher T improves DPD and EOD"
     tr = temperature_runs(study)
@@ -1105,7 +1125,7 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
                f"{'below' if _mean(rh, 'dpd') < t_dpd else 'not below'} the teacher's {t_dpd:.3f}; {pct}")
         out.append(_finding(title, ctx, [
             dict(label=f"{k.upper()}(T = {hi_:g}) − {k.upper()}(T = {lo_:g})", e=es[k], how=f"{es[k]['n']} seeds paired",
-                 direction=-1) for k in ('dpd', 'eod')], _gate(ck, 'dpd_eod_vs_T'), rows))
+                 direction=-1) for k in ('dpd', 'eod')], _gate(ck, 'dpd_eod_vs_T', study, adv_mode), rows))
     # 5. seed 001: KD lowers CEV and SDE of pruned models
     title = "Seed 001, KD lowers the CEV and SDE of pruned models"
     pe = _pruning_effects(study, n_resamples, confidence, seed)
@@ -1114,7 +1134,7 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
         effects = [dict(label=f"at {sp:.0%} sparsity KD − CE-only {k}", e=e, how=f"bootstrap over {e['n']} seeds",
                         direction=-1, digits=d) for sp, (ec, es_) in pe for k, e, d in (('CEV', ec, 0), ('SDE', es_, 1))]
         ctx = f"per-class FPR/FNR of each setting's runs averaged over seeds, shifts relative to the teacher's; {pct}"
-        out.append(_finding(title, ctx, effects, _gate(ck, 'pruning_cev_sde'), rows))
+        out.append(_finding(title, ctx, effects, _gate(ck, 'pruning_cev_sde', study, adv_mode), rows))
     # 6. seed 001: similarity-bias correlation
     title = "Similarity–bias correlation (seed 001)"
     pr = pruning_runs(study)
@@ -1129,7 +1149,7 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
             dict(label=f"Pearson r(CKA, {b.upper()})", e=dict(effect=c['r'], lo=c['lo'], hi=c['hi'], n=c['n'],
                                                                  method=c['method']),
                  how=f"{c['n']} pruned runs", direction=-1, digits=2) for b, c in cs.items()],
-            _gate(ck, 'similarity_bias'), rows))
+            _gate(ck, 'similarity_bias', study, adv_mode), rows))
     return out, rows, ck
 
 def findings(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
