@@ -18,7 +18,7 @@ __all__ = ['QUICK', 'FULL', 'TINY', 'PRESETS', 'get_preset', 'repo_root', 'teach
 
 # %% ../nbs/10_study.ipynb #27d50fa3
 # The embedded benchmark (chosen by measurement: see "Choosing the benchmark" above): biased Trifeature whose label
-# is the texture — the hard feature at 32 px — so that the teacher errs in every class, is clearly better than the
+# is the texture — the hard feature at 32 px — so that the teacher errs in most classes, is clearly better than the
 # student trained alone, and KD beats no KD. Every model trains until its validation loss stops improving.
 _SEEDS = [0, 1, 2, 3, 4]
 QUICK = {

@@ -16,7 +16,8 @@ if shutil.which('quarto'):
 
 nb = nbformat.read(root / 'nbs' / 'index.ipynb', as_version=4)
 from nbclient import NotebookClient  # run it, so the README shows fresh outputs
-NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(root / 'nbs')}}).execute()
+NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(root / 'nbs')}},
+               extra_arguments=['--IPKernelApp.log_level=CRITICAL']).execute()  # quiet kernel, as in the sweeps
 cells = []
 for c in nb.cells:
     src = c.source
@@ -30,6 +31,7 @@ for c in nb.cells:
 nb.cells = cells
 body, res = MarkdownExporter().from_notebook_node(nb)
 body = re.sub(r'<style scoped>.*?</style>\n?', '', body, flags=re.S)
+body = re.sub(r'```python\n\s*```\n?', '', body)  # the code block of an `echo: false` cell
 body = re.sub(r'\]\((?!https?://|/|#|nbs/)([^)]+\.ipynb)\)', r'](nbs/\1)', body)
 body = re.sub(r'\]\((?!https?://|/|#)([^)]+\.(?:png|svg|jpg|gif))\)', r'](nbs/\1)', body)
 body = re.sub(r'<img src="(?!https?://|/)([^"]+)"', r'<img src="nbs/\1"', body)
