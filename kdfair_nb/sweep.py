@@ -503,9 +503,9 @@ def _execute(todo, run, executor, workers, scheduler, dask_kwargs):
         if workers <= 1:
             for rid, p in todo: yield run(p)
             return
-        ex = cf.ThreadPoolExecutor(workers)
+        ex, futs = cf.ThreadPoolExecutor(workers), {}
         try:
-            futs = {ex.submit(run, p): (rid, p) for rid, p in todo}
+            for rid, p in todo: futs[ex.submit(run, p)] = (rid, p)
             for f in cf.as_completed(futs): yield f.result()
         except BaseException:  # Ctrl-C (or the caller stopped early): abandon the running runs, cleanly
             run.stop.set()
