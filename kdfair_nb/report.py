@@ -825,6 +825,16 @@ def _run_converged(study: Study, row, window: int = 5, tol: float = 0.02) -> tup
     if imp < tol: return True, f"validation loss improved {imp:.1%} over the last {window} epochs"
     return False, f"validation loss still improved {imp:.1%} over the last {window} of {len(L)} epochs"
 
+def _unconverged(study: Study, students: pd.DataFrame) -> tuple[int, list]:
+    "How many runs were checked (the teachers and `students`), and 'stage/run (why)' for each that did not converge."
+    res = [(stage, r['run_id'], *_run_converged(study, r)) for stage, df in (('teachers', study.teachers),
+                                                                           ('students', students))
+           for _, r in df.iterrows()]
+    return len(res), [f"{st}/{rid} ({why})" for st, rid, ok, why in res if not ok]
+
+def _first3(items: list) -> str:
+    return '; '.join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else '')
+
 def _check(name, value=np.nan, lo=np.nan, hi=np.nan, passed=False, detail='') -> dict:
     return dict(name=name, value=float(value), lo=float(lo), hi=float(hi), passed=bool(passed), detail=detail)
 
@@ -857,18 +867,13 @@ def sanity_checks(study: Study, min_gap_pt: float = 3.0, confidence: float = 0.9
     # target sparsity late in the schedule, so it keeps its last epoch)
     st = study.students
     unpruned = st[pd.to_numeric(st['sparsity'], errors='coerce').fillna(0) == 0] if 'sparsity' in st else st
-    res = [(stage, r['run_id'], *_run_converged(study, r)) for stage, df in (('teachers', study.teachers),
-                                                                           ('students', unpruned))
-           for _, r in df.iterrows()]
-    if not res: rows.append(_check('converged', detail='cannot be checked: no runs'))
+    n, bad = _unconverged(study, unpruned)
+    if not n: rows.append(_check('converged', detail='cannot be checked: no runs'))
     else:
-        bad = [f"{st}/{rid} ({why})" for st, rid, ok, why in res if not ok]
-        share = 1 - len(bad) / len(res)
-        rows.append(_check('converged', share, passed=not bad,
-                           detail=f"{len(res) - len(bad)} of {len(res)} unpruned runs converged (stopped early, or "
+        rows.append(_check('converged', 1 - len(bad) / n, passed=not bad,
+                           detail=f"{n - len(bad)} of {n} unpruned runs converged (stopped early, or "
                                   f"validation loss improved < 2% over the last 5 epochs)"
-                                  + (f"; not: {'; '.join(bad[:3])}" + (f"; and {len(bad) - 3} more" if len(bad) > 3 else '')
-                                     if bad else '')))
+                                  + (f"; not: {_first3(bad)}" if bad else '')))
     # (d) the teacher errs in every class (one-vs-rest FPR and FNR > 0), else relative rate shifts are undefined
     src = study.teacher_runs('source')
     if src.empty: rows.append(_check('cev_sde_defined', detail='cannot be checked: no teacher runs'))
@@ -942,13 +947,10 @@ def _gate(checks: pd.DataFrame, key: str, study: Study | None = None, adv_mode: 
     out = []
     for _, r in bad.iterrows():
         if r['name'] == 'converged' and study is not None:
-            runs = [('teachers', row) for _, row in study.teachers.iterrows()] + \
-                   [('students', row) for _, row in _FINDING_RUNS[key](study, adv_mode).iterrows()]
-            res = [(st, row['run_id'], *_run_converged(study, row)) for st, row in runs]
-            nc = [f"{st}/{rid} ({why})" for st, rid, ok, why in res if not ok]
-            if res and not nc: continue
-            out.append(f"check converged failed for the runs this finding uses ({len(res) - len(nc)} of {len(res)} "
-                       f"converged; not: {'; '.join(nc[:3])}" + (f"; and {len(nc) - 3} more" if len(nc) > 3 else '') + ')')
+            n, nc = _unconverged(study, _FINDING_RUNS[key](study, adv_mode))
+            if n and not nc: continue
+            out.append(f"check converged failed for the runs this finding uses ({n - len(nc)} of {n} converged; "
+                       f"not: {_first3(nc)})")
         else: out.append(f"check {r['name']} failed ({r['detail']})")
     return '; '.join(out)
 
