@@ -46,16 +46,21 @@ QUICK = {
 _SEEDS10 = list(range(10))
 FULL = {
     'name': 'full',
-    'data': {**QUICK['data'], 'n_train': 10000, 'n_valid': 2000, 'n_test': 4000},
+    # the quick benchmark (same training set and models) with twice the validation and test images: a steadier
+    # validation loss for the convergence check and tighter per-class tests
+    'data': {**QUICK['data'], 'n_valid': 2000, 'n_test': 4000},
+    # three teacher seeds, so #TC (teacher vs KD student, per class) can be tested; students distil from seed 0
     'teacher': dict(pair='trifeature', epochs=30, patience=0, lr=0.003, bs=128, threads=1),
     'teacher_seeds': [0, 1, 2],
-    'student': dict(epochs=40, patience=0, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
+    # 50 epochs: in the quick study 3 of 50 students (40 epochs) still improved their validation loss by 2.0-2.3%
+    # over their last 5 epochs
+    'student': dict(epochs=50, patience=0, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
     'blocks': {
-        'methods': {'method': ['none', 'kd', 'rkd', 'ctkd', 'kdpp'], 'seed': _SEEDS10},
-        'lambda': {'method': ['kd'], 'lam': [0.25, 0.5, 1.0, 2.0, 4.0], 'seed': _SEEDS10},
-        'adversary_modes': {'method': ['kd'], 'lam': [0.5, 1.0], 'adv_mode': ['zhang', 'critic'], 'seed': _SEEDS},
-        'temperature': {'method': ['kd'], 'T': [1.0, 2.0, 3.0, 6.0, 8.0, 10.0], 'seed': _SEEDS10},
-        'pruning': {'method': ['none', 'kd'], 'sparsity': [0.3, 0.45, 0.6, 0.75], 'epochs': [6], 'seed': _SEEDS},
+        'methods': {'method': ['none', 'kd'], 'seed': _SEEDS10},                 # the main comparison: 10 seeds
+        'other_methods': {'method': ['rkd', 'ctkd', 'kdpp'], 'seed': _SEEDS},
+        'lambda': {'method': ['kd'], 'lam': [0.5, 1.0, 2.0], 'seed': _SEEDS10},
+        'temperature': {'method': ['kd'], 'T': [1.0, 2.0, 8.0], 'seed': _SEEDS10},
+        'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS},
     },
     'workers': 2,
 }
