@@ -14,7 +14,7 @@ from .sweep import KERNEL_ARGS, SweepConfigError, _resume_hint, plan_sweep, run_
 
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'TINY', 'PRESETS', 'get_preset', 'repo_root', 'teacher_config', 'student_config', 'experiment_rules',
-           'check_study', 'run_narrative', 'run_study', 'main']
+           'check_study', 'pages_dir', 'run_narrative', 'run_study', 'main']
 
 # %% ../nbs/10_study.ipynb #27d50fa3
 # The embedded benchmark (chosen by measurement: see "Choosing the benchmark" above): biased Trifeature whose label
@@ -41,6 +41,7 @@ QUICK = {
         'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS},
     },
     'workers': 2,
+    'pages': 'nbs/study',  # its executed study notebooks are the site's study pages
 }
 
 _SEEDS10 = list(range(10))
@@ -63,6 +64,7 @@ FULL = {
         'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS},
     },
     'workers': 2,
+    'pages': 'nbs/study/full',  # a second study page in the site
 }
 
 # a smoke test of the whole pipeline in about a minute (tests, and a first look after `pip install`): no result
@@ -173,25 +175,51 @@ def _relative_to(path, start) -> str:
     try: return os.path.relpath(Path(path).resolve(), Path(start).resolve())
     except ValueError: return str(Path(path).resolve())  # another drive (Windows)
 
-def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True) -> list:
-    """Execute the study notebooks (`nbs/study/*.ipynb`) with papermill on `study_dir`. Each is
-    executed into a scratch copy under `study_dir` that replaces the notebook (atomically) only when it ran through:
-    an interrupted or failed run leaves the last good page."""
+def pages_dir(preset: dict, study_dir, root=None) -> Path:
+    """Where the executed study notebooks of a study go. A preset with site pages (`quick`: `nbs/study`, the README's
+    page; `full`: `nbs/study/full`), run into its default folder `runs/<name>` of the checkout, renders them there,
+    into the site; any other study (the `tiny` preset, a `--study-dir` of your own) gets them in `study_dir/report/`,
+    beside its runs, and leaves the site's pages alone."""
+    root = Path(root or repo_root())
+    if preset.get('pages') and Path(study_dir).resolve() == (root / 'runs' / preset['name']).resolve():
+        return root / preset['pages']
+    return Path(study_dir) / 'report'
+
+def _retitle(nb_path, label):
+    "Append ` (label)` to the first markdown title of a notebook (its page title)."
+    import nbformat
+    nb = nbformat.read(nb_path, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == 'markdown' and c.source.startswith('# '):
+            first, _, rest = c.source.partition('\n')
+            c.source = f"{first} ({label})" + ('\n' + rest if rest else ''); break
+    nbformat.write(nb, nb_path)
+
+def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, out_dir=None, label=None) -> list:
+    """Execute the study notebooks (`nbs/study/*.ipynb`) with papermill on `study_dir`, into `out_dir` (default: each
+    in place). Each is executed into a scratch copy under `study_dir` that replaces the page (atomically) only when
+    it ran through: an interrupted or failed run leaves the last good page. A page rendered elsewhere than its
+    template writes its figures beside itself, and `label` (e.g. the preset) is added to its title."""
     import papermill as pm
     root = Path(root or repo_root())
     nbs = notebooks or sorted((root / 'nbs' / 'study').glob('*.ipynb'))
     tty, done = sys.stderr.isatty(), []
     for nb in map(Path, nbs):
-        params = {'study_dir': _relative_to(study_dir, nb.parent)}
-        if progress and not tty: print(f"narrative: executing {nb.name}", file=sys.stderr, flush=True)
+        dest = (Path(out_dir) if out_dir else nb.parent) / nb.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        params = {'study_dir': _relative_to(study_dir, dest.parent)}
+        elsewhere = dest.parent.resolve() != nb.parent.resolve()
+        if elsewhere and 'overview_png' in pm.inspect_notebook(str(nb)): params['overview_png'] = 'overview.png'
+        if progress and not tty: print(f"narrative: executing {nb.name} into {dest.parent}", file=sys.stderr, flush=True)
         scratch = Path(study_dir) / '.narrative' / f'{nb.stem}.{os.getpid()}-{secrets.token_hex(4)}.ipynb'
         scratch.parent.mkdir(parents=True, exist_ok=True)
         try:
-            pm.execute_notebook(str(nb), str(scratch), parameters=params, cwd=str(nb.parent), kernel_name='python3',
+            pm.execute_notebook(str(nb), str(scratch), parameters=params, cwd=str(dest.parent), kernel_name='python3',
                                 progress_bar=progress and tty, extra_arguments=KERNEL_ARGS)
-            atomic_write(nb, lambda tmp: shutil.copyfile(scratch, tmp))
+            if label: _retitle(scratch, label)
+            atomic_write(dest, lambda tmp: shutil.copyfile(scratch, tmp))
         finally: scratch.unlink(missing_ok=True)
-        done.append(nb)
+        done.append(dest)
     return done
 
 def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing) -> list:
@@ -234,7 +262,9 @@ def run_study(preset='quick', study_dir=None, workers: int | None = None, execut
     timing['total'] = time.perf_counter() - t00
     info = _record_timing(study_dir, p['name'], timing, tables)  # before the narrative, so the study page shows it
     if narrative:
-        t0 = time.perf_counter(); run_narrative(study_dir, root=root, progress=progress)
+        out = pages_dir(p, study_dir, root)
+        label = None if out.resolve() == (root / 'nbs' / 'study').resolve() else f"preset {p['name']}"
+        t0 = time.perf_counter(); run_narrative(study_dir, root=root, progress=progress, out_dir=out, label=label)
         timing['narrative'] = time.perf_counter() - t0
         timing['total'] = time.perf_counter() - t00
         info = _record_timing(study_dir, p['name'], timing, tables)

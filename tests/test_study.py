@@ -40,6 +40,21 @@ def test_narrative_executes(fake_study, tmp_path, name):
         assert n_png >= 6
 
 
+def test_narrative_renders_elsewhere(fake_study, tmp_path):
+    "A study's pages rendered into a folder of their own (`full`, `--study-dir`): figures and findings beside them."
+    out = tmp_path / 'report'
+    template = (STUDY_NBS / 'study.ipynb').read_bytes()
+    done = run_narrative(fake_study, notebooks=[STUDY_NBS / 'study.ipynb'], progress=False, out_dir=out,
+                         label='preset full')
+    assert done == [out / 'study.ipynb'] and (STUDY_NBS / 'study.ipynb').read_bytes() == template  # template untouched
+    nb = nbformat.read(out / 'study.ipynb', as_version=4)
+    assert not [o for c in nb.cells for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    assert next(c.source for c in nb.cells if c.cell_type == 'markdown').splitlines()[0].endswith('(preset full)')
+    injected = next(c.source for c in nb.cells if 'injected-parameters' in c.metadata.get('tags', []))
+    assert f'study_dir = "{os.path.relpath(fake_study, out)}"' in injected and 'overview_png = "overview.png"' in injected
+    assert (out / 'overview.png').stat().st_size > 10_000 and (out / 'findings.csv').stat().st_size > 100
+
+
 def test_study_command_rejects_unknown_preset(capsys):
     with pytest.raises(SystemExit):
         main(['study', '--preset', 'enormous'])
