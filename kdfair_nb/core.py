@@ -12,8 +12,11 @@ from typing import Callable
 
 from filelock import FileLock
 
+import kdfair_nb
+
 # %% auto #0
-__all__ = ['atomic_write', 'write_json', 'read_json', 'lock_for', 'compute_once']
+__all__ = ['PACKAGED_NOTEBOOKS', 'atomic_write', 'write_json', 'read_json', 'lock_for', 'compute_once', 'find_checkout',
+           'notebooks_dir']
 
 # %% ../nbs/00_core.ipynb #3dcdfa33
 def atomic_write(path, write: Callable[[Path], object]) -> Path:
@@ -52,3 +55,23 @@ def compute_once(path, compute: Callable[[], object], save: Callable[[object, Pa
         value = compute()
         atomic_write(path, lambda tmp: save(value, tmp))
         return value, True
+
+# %% ../nbs/00_core.ipynb #d67a3cd6
+_PACKAGE = Path(kdfair_nb.__file__).resolve().parent
+PACKAGED_NOTEBOOKS = _PACKAGE / 'notebooks'  # the copy of nbs/experiments and nbs/study in a wheel
+
+def find_checkout(start=None) -> Path | None:
+    """The kdfair checkout holding `start` (default: the current folder) — the nearest folder upward with
+    `nbs/experiments/distill.ipynb` — else the checkout of an editable install, else None."""
+    start = Path(start or Path.cwd()).resolve()
+    for p in (start, *start.parents, _PACKAGE.parent):
+        if (p / 'nbs' / 'experiments' / 'distill.ipynb').is_file(): return p
+    return None
+
+def notebooks_dir(checkout=None) -> Path:
+    "The folder holding `experiments/` and `study/`: the checkout's `nbs/` when there is one, else the installed copy."
+    checkout = checkout or find_checkout()
+    if checkout: return Path(checkout) / 'nbs'
+    if (PACKAGED_NOTEBOOKS / 'experiments').is_dir(): return PACKAGED_NOTEBOOKS
+    raise FileNotFoundError(f"no experiment notebooks: not in a kdfair checkout, and the installed package has no "
+                            f"{PACKAGED_NOTEBOOKS} (reinstall kdfair-nb from a wheel or sdist)")

@@ -6,15 +6,16 @@ Docs: https://kdfair.github.io/kdfair/study.html.md"""
 
 # %% ../nbs/10_study.ipynb #adaa9ae7
 from __future__ import annotations
-import argparse, copy, os, secrets, shutil, sys, time
+import argparse, copy, math, os, secrets, shutil, sys, time
 from pathlib import Path
 
-from .core import atomic_write, write_json
+from . import __version__
+from .core import atomic_write, find_checkout, notebooks_dir, write_json
 from .sweep import KERNEL_ARGS, SweepConfigError, _resume_hint, plan_sweep, run_sweep, sweep_main
 
 # %% auto #0
-__all__ = ['QUICK', 'FULL', 'TINY', 'PRESETS', 'get_preset', 'repo_root', 'teacher_config', 'student_config', 'experiment_rules',
-           'check_study', 'pages_dir', 'run_narrative', 'run_study', 'main']
+__all__ = ['QUICK', 'FULL', 'TINY', 'PRESETS', 'get_preset', 'describe_presets', 'teacher_config', 'student_config',
+           'experiment_rules', 'check_study', 'pages_dir', 'run_narrative', 'render_html', 'run_study', 'main']
 
 # %% ../nbs/10_study.ipynb #27d50fa3
 # The embedded benchmark (chosen by measurement: see "Choosing the benchmark" above): biased Trifeature whose label
@@ -42,6 +43,7 @@ QUICK = {
     },
     'workers': 2,
     'pages': 'nbs/study',  # its executed study notebooks are the site's study pages
+    'time': 'about 1 h',  # make study from a fresh clone (README, performance)
 }
 
 _SEEDS10 = list(range(10))
@@ -65,6 +67,7 @@ FULL = {
     },
     'workers': 2,
     'pages': 'nbs/study/full',  # a second study page in the site
+    'time': 'about 2 h',
 }
 
 # a smoke test of the whole pipeline in about a minute (tests, and a first look after `pip install`): no result
@@ -76,6 +79,7 @@ TINY = {
     'student': dict(epochs=1, bs=64, threads=1),
     'blocks': {'methods': {'method': ['none', 'kd'], 'seed': [0]}},
     'workers': 2,
+    'time': 'about 2 min',
 }
 
 PRESETS = {'quick': QUICK, 'full': FULL, 'tiny': TINY}
@@ -89,26 +93,29 @@ def get_preset(preset) -> dict:
     if missing: raise ValueError(f"preset lacks {sorted(missing)}")
     return copy.deepcopy(preset)
 
-# %% ../nbs/10_study.ipynb #eae100ff
-def repo_root() -> Path:
-    "The checkout holding `nbs/` (the study's notebooks live there, not in the installed package)."
-    import kdfair_nb
-    for p in (Path.cwd(), *Path.cwd().parents, Path(kdfair_nb.__file__).resolve().parent.parent):
-        if (p / 'nbs' / 'experiments' / 'distill.ipynb').is_file(): return p
-    raise FileNotFoundError("the study runs from a kdfair checkout (nbs/experiments/ not found): cd into it")
+# %% ../nbs/10_study.ipynb #e033f94d
+def describe_presets(presets: dict | None = None) -> str:
+    "One line per preset: data set, label and sizes, model pair, runs (teachers + students) and its time on 2 cores."
+    lines = ['presets:']
+    for name, p in (presets or PRESETS).items():
+        d, t = p['data'], p['teacher']
+        n_students = sum(math.prod(len(v) for v in b.values()) for b in p['blocks'].values())
+        lines.append(f"  {name:<6} {d['dataset']} ({d.get('label', 'shape')}, {d['n_train']:,} training images, "
+                     f"{d.get('size', 32)} px), pair {t.get('pair', t.get('arch', '?'))}, "
+                     f"{len(p['teacher_seeds'])} + {n_students} runs, {p.get('time', 'time not measured')} on 2 cores")
+    return '\n'.join(lines)
 
+# %% ../nbs/10_study.ipynb #eae100ff
 def teacher_config(preset: dict, study_dir, root=None) -> dict:
-    "Sweep config of the teacher stage."
-    root = Path(root or repo_root())
-    return {'name': f"{preset['name']}-teachers", 'notebook': str(root / 'nbs/experiments/train_teacher.ipynb'),
+    "Sweep config of the teacher stage (`root`: a checkout; default: the one you are in, else the installed notebooks)."
+    return {'name': f"{preset['name']}-teachers", 'notebook': str(notebooks_dir(root) / 'experiments/train_teacher.ipynb'),
             'runs_dir': str(Path(study_dir) / 'teachers'),
             'base': {**preset['data'], **preset['teacher'], 'cache_dir': str(Path(study_dir) / 'cache')},
             'grid': {'seed': list(preset['teacher_seeds'])}}
 
 def student_config(preset: dict, study_dir, teacher_dir, root=None) -> dict:
     "Sweep config of the student stage: one sweep block per study block, distilled from `teacher_dir`."
-    root = Path(root or repo_root())
-    return {'name': f"{preset['name']}-students", 'notebook': str(root / 'nbs/experiments/distill.ipynb'),
+    return {'name': f"{preset['name']}-students", 'notebook': str(notebooks_dir(root) / 'experiments/distill.ipynb'),
             'runs_dir': str(Path(study_dir) / 'students'),
             'base': {**preset['student'], 'teacher_dir': str(teacher_dir)},
             'sweeps': [{'grid': dict(b)} for b in preset['blocks'].values()]}
@@ -152,7 +159,7 @@ def experiment_rules(notebook) -> dict:
 def check_study(preset, study_dir, root=None):
     """Validate every stage of `preset` against the experiment notebooks and their `experiment_rules` before anything
     trains; raises one `SweepConfigError` that lists every problem."""
-    p, root, errors = get_preset(preset), Path(root or repo_root()), []
+    p, errors = get_preset(preset), []
     for cfg in (teacher_config(p, study_dir, root), student_config(p, study_dir, Path(study_dir) / 'teachers' / 'T', root)):
         try: plan_sweep(cfg, rules=experiment_rules(cfg['notebook']))
         except SweepConfigError as e: errors.append(f"{cfg['name']}: {e}")
@@ -180,9 +187,9 @@ def pages_dir(preset: dict, study_dir, root=None) -> Path:
     page; `full`: `nbs/study/full`), run into its default folder `runs/<name>` of the checkout, renders them there,
     into the site; any other study (the `tiny` preset, a `--study-dir` of your own) gets them in `study_dir/report/`,
     beside its runs, and leaves the site's pages alone."""
-    root = Path(root or repo_root())
-    if preset.get('pages') and Path(study_dir).resolve() == (root / 'runs' / preset['name']).resolve():
-        return root / preset['pages']
+    root = root or find_checkout()
+    if root and preset.get('pages') and Path(study_dir).resolve() == (Path(root) / 'runs' / preset['name']).resolve():
+        return Path(root) / preset['pages']
     return Path(study_dir) / 'report'
 
 def _retitle(nb_path, label):
@@ -201,8 +208,7 @@ def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, o
     it ran through: an interrupted or failed run leaves the last good page. A page rendered elsewhere than its
     template writes its figures beside itself, and `label` (e.g. the preset) is added to its title."""
     import papermill as pm
-    root = Path(root or repo_root())
-    nbs = notebooks or sorted((root / 'nbs' / 'study').glob('*.ipynb'))
+    nbs = notebooks or sorted((notebooks_dir(root) / 'study').glob('*.ipynb'))
     tty, done = sys.stderr.isatty(), []
     for nb in map(Path, nbs):
         dest = (Path(out_dir) if out_dir else nb.parent) / nb.name
@@ -221,6 +227,16 @@ def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, o
         finally: scratch.unlink(missing_ok=True)
         done.append(dest)
     return done
+
+def render_html(pages) -> list:
+    """Each executed page also as a self-contained HTML file beside it (figures inlined, code hidden: a report to read,
+    for a study whose pages are not part of the site)."""
+    from nbconvert import HTMLExporter
+    exporter, out = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True), []
+    for nb in map(Path, pages):
+        html, _ = exporter.from_filename(str(nb))
+        out.append(atomic_write(nb.with_suffix('.html'), lambda tmp: Path(tmp).write_text(html, encoding='utf-8')))
+    return out
 
 def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing) -> list:
     "The teachers and students sweeps of preset `p` into `study_dir`; wall times go into `timing`."
@@ -252,8 +268,8 @@ def run_study(preset='quick', study_dir=None, workers: int | None = None, execut
     """Run the study's stages (teachers, students, narrative) after checking every stage's parameters; returns the
     wall time of each stage in seconds, run counts and the failed runs' errors."""
     p = get_preset(preset)
-    root = Path(root or repo_root())
-    study_dir = Path(study_dir or root / 'runs' / p['name']).resolve()
+    root = root or find_checkout()  # None outside a checkout: the installed notebooks, runs under the current folder
+    study_dir = Path(study_dir or Path(root or Path.cwd()) / 'runs' / p['name']).resolve()
     check_study(p, study_dir, root)  # every problem of the config, before anything trains
     study_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or p.get('workers', 1)
@@ -263,8 +279,10 @@ def run_study(preset='quick', study_dir=None, workers: int | None = None, execut
     info = _record_timing(study_dir, p['name'], timing, tables)  # before the narrative, so the study page shows it
     if narrative:
         out = pages_dir(p, study_dir, root)
-        label = None if out.resolve() == (root / 'nbs' / 'study').resolve() else f"preset {p['name']}"
-        t0 = time.perf_counter(); run_narrative(study_dir, root=root, progress=progress, out_dir=out, label=label)
+        label = None if out.resolve() == (notebooks_dir(root) / 'study').resolve() else f"preset {p['name']}"
+        t0 = time.perf_counter()
+        pages = run_narrative(study_dir, root=root, progress=progress, out_dir=out, label=label)
+        if not (root and out.resolve().is_relative_to((Path(root) / 'nbs').resolve())): render_html(pages)  # not a site page
         timing['narrative'] = time.perf_counter() - t0
         timing['total'] = time.perf_counter() - t00
         info = _record_timing(study_dir, p['name'], timing, tables)
@@ -279,9 +297,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog='kdfair', description="kdfair: the bias that compression adds, measured.")
     sub = ap.add_subparsers(dest='cmd', required=True)
     sub.add_parser('sweep', help='run a sweep config (kdfair sweep --help)')
-    st = sub.add_parser('study', help='run the embedded study')
+    ap.add_argument('--version', action='version', version=f'kdfair {__version__}')
+    st = sub.add_parser('study', help='run the embedded study', epilog=describe_presets(),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     st.add_argument('--preset', default='quick', choices=list(PRESETS))
-    st.add_argument('--study-dir', default=None, help='where runs go (default runs/<preset>)')
+    st.add_argument('--study-dir', default=None, help='where runs and the report go (default runs/<preset> of the '
+                    'checkout, or of the current folder)')
     st.add_argument('--workers', type=int, default=None, help='parallel runs (default: the preset\'s)')
     st.add_argument('--executor', default='local', choices=['local', 'dask'])
     st.add_argument('--scheduler', default=None, help='a Dask scheduler address (with --executor dask)')

@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
-from .core import atomic_write, read_json, write_json
+from .core import PACKAGED_NOTEBOOKS, atomic_write, find_checkout, read_json, write_json
 
 # %% auto #0
 __all__ = ['KERNEL_ARGS', 'SweepConfigError', 'canonical_json', 'run_id', 'ParamSpec', 'notebook_params', 'check_params',
@@ -211,10 +211,14 @@ class SweepPlan:
         return f"SweepPlan({self.notebook.name}, {len(self.runs)} runs -> {self.runs_dir})"
 
 def _resolve_notebook(nb, cfg_dir):
+    "A relative `notebook:` is looked up beside the config, in the current folder, then among kdfair's own notebooks."
     nb = Path(nb).expanduser()
     if nb.is_absolute(): return nb
     tried = [Path(cfg_dir)/nb] if cfg_dir else []
     tried.append(Path.cwd()/nb)
+    checkout = find_checkout()  # `experiments/distill.ipynb` names the checkout's or the installed copy
+    tried += [checkout / 'nbs' / nb] if checkout else []
+    tried.append(PACKAGED_NOTEBOOKS / nb)
     for p in tried:
         if p.is_file(): return p.resolve()
     raise SweepConfigError(f"notebook not found: {nb} (tried {', '.join(map(str, tried))})")
@@ -547,7 +551,9 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
     clean_stale(plan.runs_dir)
     todo = [(rid, p) for rid, p in plan.runs if force or plan.state(rid) != 'done']
     counts = {'done': 0, 'skipped': len(plan.runs) - len(todo), 'failed': 0}
-    run = _Runner(plan.notebook, plan.runs_dir, plan.kernel, plan.timeout, force, retries)
+    # notebooks run in the folder the sweep was started from, as `runs_dir` is read from it (never beside an
+    # installed notebook, in site-packages)
+    run = _Runner(plan.notebook, plan.runs_dir, plan.kernel, plan.timeout, force, retries, Path.cwd())
     tty, named = sys.stderr.isatty(), _varying(plan.runs)
     if progress and not tty:
         _say(f"{plan.name}: {len(plan.runs)} runs, {counts['skipped']} finished earlier, {len(todo)} to run")
@@ -582,12 +588,13 @@ class _Runner:
     timeout: float | None
     force: bool
     retries: int = 1
+    cwd: Path | None = None  # where the sweep was started: relative paths in the parameters mean the same there
     def __post_init__(self): self.stop = threading.Event()  # set on Ctrl-C: running runs are abandoned
     def __getstate__(self): return {k: v for k, v in self.__dict__.items() if k != 'stop'}  # for dask workers
     def __setstate__(self, d): self.__dict__.update(d); self.stop = threading.Event()
     def __call__(self, params):
         return run_experiment(self.notebook, params, self.runs_dir, kernel=self.kernel, timeout=self.timeout,
-                              force=self.force, retries=self.retries, stop=self.stop)
+                              force=self.force, retries=self.retries, stop=self.stop, cwd=self.cwd)
 
 # %% ../nbs/08_sweep.ipynb #4bb11f2b
 def _resume_hint(prog: str, argv: list[str]) -> str:
