@@ -17,12 +17,13 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from fastai.callback.core import Callback
 
+from .core import Registry
 from .data import FairDataset, fair_dataloaders
 
 # %% auto #0
-__all__ = ['ADV_MODES', 'ADV_INPUTS', 'ADV_SCHEDULES', 'grad_reverse', 'zhang_update', 'AdversaryHead', 'adversary_input',
-           'lambda_ramp', 'batch_signed_disparity', 'AdversaryCallback', 'attribute_leakage', 'plot_adversary',
-           'lambda_sweep', 'pareto_front', 'plot_tradeoff', 'plot_tradeoff_3d']
+__all__ = ['ADV_INPUTS', 'ADV_SCHEDULES', 'ADV_MODES', 'grad_reverse', 'zhang_update', 'AdversaryHead', 'adversary_input',
+           'lambda_ramp', 'batch_signed_disparity', 'AdversaryMode', 'GRLMode', 'ZhangMode', 'CriticMode',
+           'AdversaryCallback', 'attribute_leakage', 'plot_adversary', 'lambda_sweep']
 
 # %% ../nbs/06_adversary.ipynb #3a177274
 def _check_lam(lam, name='lam'):
@@ -57,7 +58,6 @@ def zhang_update(g_p: torch.Tensor, g_a: torch.Tensor | None, alpha: float, eps:
     return g_p - (u * g_p).sum() * u - alpha * g_a
 
 # %% ../nbs/06_adversary.ipynb #7c4457af
-ADV_MODES = ('grl', 'zhang', 'critic')
 ADV_INPUTS = ('logits', 'logits+label', 'embedding')
 
 class AdversaryHead(nn.Sequential):
@@ -123,11 +123,117 @@ def batch_signed_disparity(pred: torch.Tensor, y: torch.Tensor, a: torch.Tensor,
         rec.append(torch.where(support > 0, tp / support.clamp(min=1), torch.zeros_like(tp)))
     return (rec[1] - rec[0]).mean()
 
+# %% ../nbs/06_adversary.ipynb #d1b475e6
+ADV_MODES = Registry('adversary mode')
+
+class AdversaryMode:
+    """The mode-specific part of an `AdversaryCallback` `cb` (its head, optimiser, settings and `cb.learn`), with the
+    mode's per-batch state. Subclasses implement `act` and, where needed, the other hooks."""
+    softmax, hidden, has_accuracy = True, 64, True   # defaults of the callback's `softmax` and `hidden`; logs accuracy
+    def __init__(self, cb): self.cb = cb; self.clear()
+    def clear(self):
+        "Forget the batch's state (after each training batch, and around `fit`)."
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        "The activation of the head's output (the identity: a logit)."
+        return out
+    def loss_acc(self, z, ak, pred=None, y=None, a=None) -> tuple:
+        "The adversary's BCE on input `z` against the attribute `ak`, and its accuracy."
+        logit = self.cb._head_out(z)
+        L = F.binary_cross_entropy_with_logits(logit, ak.float())
+        return L, ((logit > 0).long() == ak).float().mean().item()
+    def train_step(self, z, ak, pred, y, a, lam: float) -> tuple:
+        """A training batch (the head's gradients zeroed): `(adversary loss, accuracy, extra log terms)`. At `lam == 0`
+        the control: the adversary is trained on the detached input, the student is left alone."""
+        if lam > 0: return self.act(z, ak, pred, y, a, lam)
+        L, acc = self.loss_acc(z.detach(), ak, pred, y, a)
+        L.backward(); self.cb.adv_opt.step()
+        return L, acc, {}
+    def act(self, z, ak, pred, y, a, lam: float) -> tuple:
+        "How the adversary acts on the student at strength `lam` > 0; returns as `train_step`."
+        raise NotImplementedError(f"{type(self).__name__} must implement act")
+    def before_backward(self):
+        "Before fastai's backward of `learn.loss_grad` (training batches)."
+    def after_backward(self):
+        "After the backward, before the student's optimiser steps (training batches)."
+
+# %% ../nbs/06_adversary.ipynb #0d18eb35
+@ADV_MODES.register('grl', label='GRL', doc="gradient reversal: the student maximises the adversary's BCE, weight lambda")
+class GRLMode(AdversaryMode):
+    "The adversary's BCE added to `loss_grad` through a gradient reversal layer; its optimiser steps after the backward."
+    def clear(self): self.step_adv = False
+    def act(self, z, ak, pred, y, a, lam):
+        L, acc = self.loss_acc(grad_reverse(z, lam), ak)
+        self.cb.learn.loss_grad = self.cb.learn.loss_grad + L   # `learn.loss` stays the predictor's objective
+        self.step_adv = True
+        return L, acc, {}
+    def after_backward(self):
+        if self.step_adv: self.cb.adv_opt.step()
+
+@ADV_MODES.register('zhang', label='Zhang et al.', doc="projection: the student's gradient loses its part along the adversary's")
+class ZhangMode(AdversaryMode):
+    """Zhang et al.'s rule: the adversary's gradients `gA` on the student's parameters `P` before fastai's backward,
+    each parameter's gradient replaced by `zhang_update(g_P, g_A, alpha)` after it."""
+    def clear(self): self.L, self.gA, self.prev, self.P, self.step_adv = None, None, None, None, False
+    def act(self, z, ak, pred, y, a, lam):
+        L, acc = self.loss_acc(z, ak)
+        self.L, self.alpha = L, lam                    # gradients in before/after_backward
+        return L, acc, {}
+    def student_params(self) -> list:
+        "The trainable parameters of the student's optimiser (KD callbacks' extra parameters included)."
+        opt = getattr(self.cb.learn, 'opt', None)
+        ps = [p for p, *_ in opt.all_params(with_grad=False)] if opt is not None else list(self.cb.learn.model.parameters())
+        return [p for p in ps if p.requires_grad]
+    def before_backward(self):
+        if self.L is None: return
+        P, W = self.student_params(), list(self.cb.head.parameters())
+        g = torch.autograd.grad(self.L, P + W, retain_graph=True, allow_unused=True)
+        self.P, self.gA = P, list(g[:len(P)])
+        for w, gw in zip(W, g[len(P):]): w.grad = gw
+        self.prev = [None if p.grad is None else p.grad.detach().clone() for p in P]
+        self.step_adv = True
+    def after_backward(self):
+        if self.gA is not None:
+            scaler = getattr(self.cb.learn, 'scaler', None)  # fastai's MixedPrecision scales loss_grad, hence g_P
+            s = scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0
+            for p, prev, ga in zip(self.P, self.prev, self.gA):
+                if ga is None: continue
+                gp = torch.zeros_like(p) if p.grad is None else (p.grad if prev is None else p.grad - prev)
+                new = zhang_update(gp, ga if s == 1.0 else ga * s, self.alpha)
+                p.grad = new if prev is None else prev + new
+        if self.step_adv: self.cb.adv_opt.step()
+
+@ADV_MODES.register('critic', label='critic', doc="the capstone's critic: regresses the batch's signed disparity, scales CE")
+class CriticMode(AdversaryMode):
+    """The capstone's critic: regresses the batch's signed disparity (student frozen), then the updated, frozen critic
+    scales the CE term by `max(1, lam * (|c| - eps + margin) + 1)`."""
+    softmax, hidden, has_accuracy = False, 256, False
+    def activate(self, out): return torch.sigmoid(out) if self.cb.critic_act == 'sigmoid' else torch.tanh(out)
+    def loss_acc(self, z, ak, pred=None, y=None, a=None):
+        b = batch_signed_disparity(pred.argmax(1), y, a, pred.shape[1])
+        c = self.cb._head_out(z)
+        return F.mse_loss(c, b.expand_as(c)), float('nan')
+    def train_step(self, z, ak, pred, y, a, lam):
+        cb, learn = self.cb, self.cb.learn
+        b = batch_signed_disparity(pred.argmax(1), y, a, pred.shape[1])
+        c = cb._head_out(z.detach())                  # 1. critic step, student frozen
+        L = F.mse_loss(c, b.expand_as(c))
+        L.backward(); cb.adv_opt.step()
+        terms = dict(target=b.item(), critic=float('nan'), factor=1.0)
+        if lam > 0:                                   # 2. the updated, frozen critic scales the CE term
+            c2 = cb._head_out(z, frozen=True)
+            cbar = c2[0] if cb.critic_reduce == 'first' else c2.mean()
+            f = torch.clamp_min(lam * (cbar.abs() - cb.eps + cb.margin) + 1, 1.0)
+            ce = learn.loss_func(pred, *learn.yb)
+            learn.loss_grad = learn.loss_grad + (f - 1) * cb._ce_weight() * ce
+            learn.loss = learn.loss_grad.clone()
+            terms.update(critic=cbar.item(), factor=f.item())
+        return L, float('nan'), terms
+
 # %% ../nbs/06_adversary.ipynb #a5b277f0
 class AdversaryCallback(Callback):
     """Adversarial debiasing of the student against the protected attribute `learn.attr` (0/1, -1 = unknown).
-    `mode`: 'grl' | 'zhang' | 'critic'; `inputs`: 'logits' | 'logits+label' | 'embedding'; lambda `lam` >= 0,
-    ramped by `schedule` over `warmup` epochs (None: the whole run)."""
+    `mode`: a name in `ADV_MODES` ('grl' | 'zhang' | 'critic'); `inputs`: 'logits' | 'logits+label' | 'embedding';
+    lambda `lam` >= 0, ramped by `schedule` over `warmup` epochs (None: the whole run)."""
     order = 20  # after the KD callbacks (order 10), which have added their terms to `loss_grad`
     def __init__(self, lam: float = 1.0, mode: str = 'grl', inputs: str = 'logits', softmax: bool | None = None,
                  hidden: int | tuple | None = None, adv_lr: float = 1e-3, adv_wd: float = 0.0,
@@ -136,7 +242,7 @@ class AdversaryCallback(Callback):
                  critic_act: str = 'sigmoid', critic_reduce: str = 'first'):
         super().__init__()
         self.lam = _check_lam(lam)
-        if mode not in ADV_MODES: raise ValueError(f"mode must be one of {ADV_MODES}, got {mode!r}")
+        if mode not in ADV_MODES: raise ValueError(f"mode must be one of {tuple(ADV_MODES)}, got {mode!r}")
         if inputs not in ADV_INPUTS: raise ValueError(f"inputs must be one of {ADV_INPUTS}, got {inputs!r}")
         if not callable(schedule) and schedule not in ADV_SCHEDULES:
             raise ValueError(f"schedule must be one of {ADV_SCHEDULES} or a callable, got {schedule!r}")
@@ -146,15 +252,13 @@ class AdversaryCallback(Callback):
         if critic_reduce not in ('first', 'mean'): raise ValueError(f"critic_reduce must be 'first' or 'mean', got {critic_reduce!r}")
         if ce_weight != 'auto': _check_lam(ce_weight, 'ce_weight')
         self.mode, self.inputs, self.adv_lr, self.adv_wd, self.seed = mode, inputs, adv_lr, adv_wd, seed
-        self.softmax = (mode != 'critic') if softmax is None else bool(softmax)
-        self.hidden = (256 if mode == 'critic' else 64) if hidden is None else hidden
+        self.strategy = ADV_MODES[mode](self)        # the mode's part of the work (above)
+        self.softmax = self.strategy.softmax if softmax is None else bool(softmax)
+        self.hidden = self.strategy.hidden if hidden is None else hidden
         self.schedule, self.warmup, self.user_head = schedule, warmup, head
         self.ce_weight, self.eps, self.margin, self.critic_act, self.critic_reduce = ce_weight, eps, margin, critic_act, critic_reduce
         self.head, self.adv_opt, self._batches, self._epochs = None, None, [], []
         self._acc = {'train': None, 'valid': None}
-        self._clear()
-
-    def _clear(self): self._L, self._gA, self._prev, self._P, self._step_adv = None, None, None, None, False
 
     # --- set-up and checks
     def before_fit(self):
@@ -176,7 +280,7 @@ class AdversaryCallback(Callback):
         self.adv_opt = None if self.head is None else self._make_opt()
         self._batches, self._epochs = [], []
         self.learn.adv_terms = None
-        self._clear()
+        self.strategy.clear()
 
     @staticmethod
     def _check_values(a):
@@ -202,8 +306,7 @@ class AdversaryCallback(Callback):
     def _head_out(self, z, frozen=False):
         out = (functional_call(self.head, {k: v.detach() for k, v in self.head.named_parameters()}, (z,))
                if frozen else self.head(z)).squeeze(1)
-        if self.mode != 'critic': return out
-        return torch.sigmoid(out) if self.critic_act == 'sigmoid' else torch.tanh(out)
+        return self.strategy.activate(out)
 
     def after_loss(self):
         a = getattr(self.learn, 'attr', None)
@@ -222,48 +325,13 @@ class AdversaryCallback(Callback):
         ak = a[keep]
         self._ensure_head(z.shape[1], z.device)
         if not self.training:
-            with torch.no_grad(): L, acc = self._adv_loss_acc(z, ak, pred, y, a)
+            with torch.no_grad(): L, acc = self.strategy.loss_acc(z, ak, pred, y, a)
             self._record('valid', L.item(), acc, ak, y[keep], pred.shape[1], 0.)
             return
         lam = self._lam_now()
         self.adv_opt.zero_grad(set_to_none=True)
-        if self.mode == 'critic': return self._critic(z, ak, pred, y, a, lam)
-        if lam == 0:                                  # control: train the adversary, leave the student alone
-            L, acc = self._adv_loss_acc(z.detach(), ak)
-            L.backward(); self.adv_opt.step()
-        elif self.mode == 'grl':
-            L, acc = self._adv_loss_acc(grad_reverse(z, lam), ak)
-            self.learn.loss_grad = self.learn.loss_grad + L   # `learn.loss` stays the predictor's objective
-            self._step_adv = True
-        else:                                         # zhang: gradients in before/after_backward
-            L, acc = self._adv_loss_acc(z, ak)
-            self._L, self._alpha = L, lam
-        self._record('train', L.item(), acc, ak, y[keep], pred.shape[1], lam)
-
-    def _adv_loss_acc(self, z, ak, pred=None, y=None, a=None):
-        if self.mode == 'critic':
-            b = batch_signed_disparity(pred.argmax(1), y, a, pred.shape[1])
-            c = self._head_out(z)
-            return F.mse_loss(c, b.expand_as(c)), float('nan')
-        logit = self._head_out(z)
-        L = F.binary_cross_entropy_with_logits(logit, ak.float())
-        return L, ((logit > 0).long() == ak).float().mean().item()
-
-    def _critic(self, z, ak, pred, y, a, lam):
-        b = batch_signed_disparity(pred.argmax(1), y, a, pred.shape[1])
-        c = self._head_out(z.detach())                # 1. critic step, student frozen
-        L = F.mse_loss(c, b.expand_as(c))
-        L.backward(); self.adv_opt.step()
-        terms = dict(target=b.item(), critic=float('nan'), factor=1.0)
-        if lam > 0:                                   # 2. the updated, frozen critic scales the CE term
-            c2 = self._head_out(z, frozen=True)
-            cbar = c2[0] if self.critic_reduce == 'first' else c2.mean()
-            f = torch.clamp_min(lam * (cbar.abs() - self.eps + self.margin) + 1, 1.0)
-            ce = self.learn.loss_func(pred, *self.learn.yb)
-            self.learn.loss_grad = self.learn.loss_grad + (f - 1) * self._ce_weight() * ce
-            self.learn.loss = self.learn.loss_grad.clone()
-            terms.update(critic=cbar.item(), factor=f.item())
-        self._record('train', L.item(), float('nan'), ak, y[a >= 0], pred.shape[1], lam, **terms)
+        L, acc, extra = self.strategy.train_step(z, ak, pred, y, a, lam)
+        self._record('train', L.item(), acc, ak, y[keep], pred.shape[1], lam, **extra)
 
     def _ce_weight(self) -> float:
         "`ce_weight`, or with 'auto' the CE weight `gamma` of the learner's distillation callback (1 without one)."
@@ -273,34 +341,14 @@ class AdversaryCallback(Callback):
             if getattr(cb, 'order', None) == 10 and hasattr(cb, 'distill_loss') and isinstance(g, numbers.Real): return float(g)
         return 1.0
 
-    def _student_params(self):
-        opt = getattr(self.learn, 'opt', None)
-        ps = [p for p, *_ in opt.all_params(with_grad=False)] if opt is not None else list(self.learn.model.parameters())
-        return [p for p in ps if p.requires_grad]
-
     def before_backward(self):
-        if self._L is None or not self.training: return
-        P, W = self._student_params(), list(self.head.parameters())
-        g = torch.autograd.grad(self._L, P + W, retain_graph=True, allow_unused=True)
-        self._P, self._gA = P, list(g[:len(P)])
-        for w, gw in zip(W, g[len(P):]): w.grad = gw
-        self._prev = [None if p.grad is None else p.grad.detach().clone() for p in P]
-        self._step_adv = True
+        if self.training: self.strategy.before_backward()
 
     def after_backward(self):
-        if not self.training: return
-        if self._gA is not None:
-            scaler = getattr(self.learn, 'scaler', None)  # fastai's MixedPrecision scales loss_grad, hence g_P
-            s = scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0
-            for p, prev, ga in zip(self._P, self._prev, self._gA):
-                if ga is None: continue
-                gp = torch.zeros_like(p) if p.grad is None else (p.grad if prev is None else p.grad - prev)
-                new = zhang_update(gp, ga if s == 1.0 else ga * s, self._alpha)
-                p.grad = new if prev is None else prev + new
-        if self._step_adv: self.adv_opt.step()
+        if self.training: self.strategy.after_backward()
 
     def after_batch(self):
-        if self.training: self._clear()
+        if self.training: self.strategy.clear()
 
     # --- logging
     def _record(self, split, loss, acc, ak, yk, n_classes, lam, **extra):
@@ -323,12 +371,12 @@ class AdversaryCallback(Callback):
         for split in ('train', 'valid'):
             st = self._acc[split]; ok = st is not None and st['n'] > 0
             row[f'{split}_adv_loss'] = st['loss'] / st['n'] if ok else float('nan')
-            row[f'{split}_adv_acc'] = st['correct'] / st['n'] if ok and self.mode != 'critic' else float('nan')
+            row[f'{split}_adv_acc'] = st['correct'] / st['n'] if ok and self.strategy.has_accuracy else float('nan')
             row[f'{split}_chance'] = self._chance(st['K']) if ok else float('nan')
             if split == 'train': row['lam'] = st['lam'] / st['n'] if ok else float('nan')
         self._epochs.append(row)
 
-    def after_fit(self): self._clear()
+    def after_fit(self): self.strategy.clear()
 
     @property
     def batch_log(self) -> pd.DataFrame:
@@ -414,48 +462,3 @@ def lambda_sweep(run: Callable, lambdas, seeds=(0,), **kwargs) -> pd.DataFrame:
             if not isinstance(out, dict): raise TypeError(f"run must return a dict of metrics, got {type(out).__name__}")
             rows.append({'lam': lam, 'seed': seed, **out})
     return pd.DataFrame(rows)
-
-def pareto_front(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', maximize_x: bool = True,
-                 minimize_y: bool = True) -> pd.DataFrame:
-    """The non-dominated rows of `df` (by default: higher `x` and lower `y` are better), sorted by `x`; rows with a
-    missing value are ignored. A row is dominated if another is at least as good on both and better on one."""
-    for c in (x, y):
-        if c not in df.columns: raise KeyError(f"column {c!r} not in the DataFrame (columns: {list(df.columns)})")
-    d = df.dropna(subset=[x, y])
-    X = d[x].to_numpy(float) * (1 if maximize_x else -1)
-    Y = d[y].to_numpy(float) * (1 if minimize_y else -1)
-    ge, le = X[None, :] >= X[:, None], Y[None, :] <= Y[:, None]     # [i, j]: j at least as good as i
-    strict = (X[None, :] > X[:, None]) | (Y[None, :] < Y[:, None])
-    dominated = (ge & le & strict).any(1)
-    return d[~dominated].sort_values(x, kind='stable')
-
-def plot_tradeoff(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', label: str | None = 'lam',
-                  group: str | None = None, front: bool = True, ax=None, maximize_x=True, minimize_y=True):
-    "Scatter of the runs (`x` vs `y`, one colour per `group`), annotated with `label`, and each group's Pareto front."
-    if ax is None: _, ax = _subplots(figsize=(6, 4.5))
-    groups = [(None, df)] if group is None else list(df.groupby(group, sort=True))
-    for g, d in groups:
-        sc = ax.scatter(d[x], d[y], label=None if g is None else str(g), alpha=.8)
-        if label is not None and label in d:
-            for _, r in d.iterrows(): ax.annotate(f"{r[label]:g}" if isinstance(r[label], numbers.Number) else str(r[label]),
-                                                  (r[x], r[y]), fontsize='x-small', xytext=(3, 3), textcoords='offset points')
-        if front and len(d):
-            pf = pareto_front(d, x, y, maximize_x, minimize_y)
-            ax.plot(pf[x], pf[y], '--', color=sc.get_facecolor()[0], alpha=.9,
-                    label='Pareto front' if g is None else f'{g} front')
-    ax.set_xlabel(x); ax.set_ylabel(y); ax.legend(fontsize='small')
-    return ax
-
-def plot_tradeoff_3d(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', z: str = 'lam',
-                     group: str | None = None, ax=None):
-    "3-D view of the trade-off against lambda (`z`), runs of each group joined in order of `z`."
-    if ax is None:
-        import matplotlib.pyplot as plt
-        ax = plt.figure(figsize=(6, 5)).add_subplot(projection='3d')
-    groups = [(None, df)] if group is None else list(df.groupby(group, sort=True))
-    for g, d in groups:
-        d = d.sort_values(z)
-        ax.plot(d[x], d[y], d[z], '-o', label=None if g is None else str(g))
-    ax.set_xlabel(x); ax.set_ylabel(y); ax.set_zlabel(z)
-    if group is not None: ax.legend(fontsize='small')
-    return ax

@@ -6,7 +6,8 @@ Docs: https://kdfair.github.io/kdfair/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #d68b2c28
 from __future__ import annotations
-import json, os, secrets
+import inspect, json, os, secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +17,7 @@ import kdfair_nb
 
 # %% auto #0
 __all__ = ['PACKAGED_NOTEBOOKS', 'atomic_write', 'write_json', 'read_json', 'lock_for', 'compute_once', 'find_checkout',
-           'notebooks_dir']
+           'notebooks_dir', 'UnknownNameError', 'RegistryEntry', 'Registry']
 
 # %% ../nbs/00_core.ipynb #3dcdfa33
 def atomic_write(path, write: Callable[[Path], object]) -> Path:
@@ -75,3 +76,64 @@ def notebooks_dir(checkout=None) -> Path:
     if (PACKAGED_NOTEBOOKS / 'experiments').is_dir(): return PACKAGED_NOTEBOOKS
     raise FileNotFoundError(f"no experiment notebooks: not in a kdfair checkout, and the installed package has no "
                             f"{PACKAGED_NOTEBOOKS} (reinstall kdfair-nb from a wheel or sdist)")
+
+# %% ../nbs/00_core.ipynb #7e2008de
+class UnknownNameError(KeyError, ValueError):
+    "A name missing from a `Registry`: a `KeyError` (a failed look-up) and a `ValueError` (a bad argument) at once."
+    def __str__(self): return str(self.args[0]) if self.args else ''
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    "One registered object: its `name`, the object `obj`, a display `label` and a one-line `doc`."
+    name: str; obj: object; label: str; doc: str
+
+_NOTHING = object()
+
+def _first_line(doc) -> str: return (doc or '').strip().split('\n')[0].strip()
+
+def _same_definition(a, b) -> bool:
+    "`b` defines `a` again (a notebook cell run twice): the same object, or one with the same module and qualified name."
+    key = lambda o: (getattr(o, '__module__', None), getattr(o, '__qualname__', None))
+    return a is b or (key(a)[1] is not None and key(a) == key(b))
+
+class Registry:
+    """Named objects of one `kind` (distillation methods, adversary modes, data sets) in registration order:
+    iterating gives the names, `name in reg` checks one, `reg[name]` gives its object (an unknown name raises an
+    `UnknownNameError` that lists the known names), `reg.label(name)` and `reg.doc(name)` its label and doc."""
+    def __init__(self, kind: str): self.kind, self._entries = kind, {}
+
+    def register(self, name: str, obj=_NOTHING, *, label: str | None = None, doc: str | None = None):
+        """Register `obj` under `name`; without `obj`, a decorator that registers the class or function below it and
+        returns it unchanged. `label` defaults to the name, `doc` to the first line of a class's or function's
+        docstring. A name already taken by another object is an error; the same definition again replaces it."""
+        if not isinstance(name, str) or not name: raise ValueError(f"a {self.kind} name must be a non-empty string, got {name!r}")
+        def add(o):
+            old = self._entries.get(name)
+            if old is not None and not _same_definition(old.obj, o):
+                raise ValueError(f"{self.kind} {name!r} is already registered (to {old.obj!r}); unregister it first")
+            d = doc if doc is not None else (o.__doc__ if inspect.isclass(o) or inspect.isroutine(o) else None)
+            self._entries[name] = RegistryEntry(name, o, label or name, _first_line(d))
+            return o
+        return add if obj is _NOTHING else add(obj)
+
+    def unregister(self, name: str) -> RegistryEntry:
+        "Remove `name` and return its entry."
+        self.entry(name); return self._entries.pop(name)
+    def entry(self, name: str) -> RegistryEntry:
+        "The entry of `name`; an `UnknownNameError` listing the known names when there is none."
+        if name not in self: raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {', '.join(map(repr, self))}")
+        return self._entries[name]
+    def __getitem__(self, name: str): return self.entry(name).obj
+    def label(self, name: str) -> str: return self.entry(name).label
+    def doc(self, name: str) -> str: return self.entry(name).doc
+    def labels(self) -> dict: return {n: e.label for n, e in self._entries.items()}
+    def __iter__(self): return iter(list(self._entries))
+    def __len__(self) -> int: return len(self._entries)
+    def __contains__(self, name) -> bool:
+        try: return name in self._entries
+        except TypeError: return False  # an unhashable value (a list from a sweep grid) is no name
+    def describe(self, indent: str = '  ') -> str:
+        "One line per entry, `name  label — doc`, names aligned: for a CLI's help."
+        w = max(map(len, self._entries), default=0)
+        return '\n'.join(f"{indent}{e.name:<{w}}  {e.label}" + (f" — {e.doc}" if e.doc else '') for e in self._entries.values())
+    def __repr__(self): return f"Registry({self.kind!r}: {', '.join(self)})"

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 
-from .core import compute_once
+from .core import Registry, compute_once
 
 # %% auto #0
 __all__ = ['SHAPES', 'TEXTURES', 'COLORS', 'FEATURES', 'WARM_COLORS', 'IMAGENET_STATS', 'WIDER_CLUSTERS', 'WIDER_ATTRIBUTES',
@@ -731,7 +731,7 @@ def write_cifar100_fixture(root, n: int = 20, seed: int = 0) -> Path:
     return root.parent
 
 # %% ../nbs/00_data.ipynb #aae39b0a
-DATASETS = ('trifeature', 'wider', 'celeba', 'cifar100')
+DATASETS = Registry('dataset')
 
 def _holdout(ds, frac, seed):
     g = torch.Generator().manual_seed(seed)
@@ -740,27 +740,46 @@ def _holdout(ds, frac, seed):
         [ds.files[i] for i in idx], ds.y[idx], ds.a[idx], ds.classes, ds.groups, ds.size, ds.stats)
     return sub(perm[k:]), sub(perm[:k])
 
-def load_splits(dataset: str = 'trifeature', data_root: str = '', size: int = 32, n_train: int = 10_000,
-                n_valid: int = 2_000, n_test: int = 2_000, skew=0.8, balanced_test: bool = False, data_seed: int = 0,
-                target: str = 'Smiling', protected: str = 'Male', in_memory: bool = True, cache_dir=None,
-                label: str = 'shape') -> tuple:
-    """(train, valid, test) `FairDataset`s of `dataset` (see `DATASETS`); real data sets read from `data_root`;
-    `label` is the Trifeature feature to classify."""
-    if dataset not in DATASETS: raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
-    if dataset == 'trifeature':
-        d = make_biased_trifeature(n_train, n_valid, n_test, size=size, skew=skew, balanced_test=balanced_test,
-                                   seed=data_seed, cache_dir=cache_dir, label=label)
-        return d.train, d.valid, d.test
+def _need_root(dataset, data_root):
     if not data_root: raise ValueError(f"dataset {dataset!r} needs `data_root`, the folder of a local copy")
-    if dataset == 'cifar100':
-        train, valid = _holdout(load_cifar100(data_root, 'train'), 0.1, data_seed)
-        return train, valid, load_cifar100(data_root, 'test')
-    if dataset == 'celeba':
-        tr, va, te = (load_celeba(data_root, target, protected, s, size) for s in ('train', 'valid', 'test'))
-    else:
-        tr, va = _holdout(load_wider_attribute(data_root, 'trainval', size), 0.1, data_seed)
-        te = load_wider_attribute(data_root, 'test', size)
+
+def _to_memory(tr, va, te, in_memory):
+    "The splits as in-memory tensors (`in_memory`), normalised with the training split's statistics."
     if in_memory:
         tr, va, te = (x.to_tensor_dataset() for x in (tr, va, te))
         va.stats = te.stats = tr.stats
     return tr, va, te
+
+@DATASETS.register('trifeature', label='Trifeature', doc='biased Trifeature, rendered here (no download); `label` picks the feature')
+def _trifeature_splits(data_root, n_train, n_valid, n_test, size, skew, balanced_test, data_seed, cache_dir, label, **_):
+    d = make_biased_trifeature(n_train, n_valid, n_test, size=size, skew=skew, balanced_test=balanced_test,
+                               seed=data_seed, cache_dir=cache_dir, label=label)
+    return d.train, d.valid, d.test
+
+@DATASETS.register('wider', label='WIDER Attribute', doc='WIDER Attribute, a local copy: 16 event classes, attribute gender')
+def _wider_splits(data_root, size, data_seed, in_memory, **_):
+    _need_root('wider', data_root)
+    tr, va = _holdout(load_wider_attribute(data_root, 'trainval', size), 0.1, data_seed)
+    return _to_memory(tr, va, load_wider_attribute(data_root, 'test', size), in_memory)
+
+@DATASETS.register('celeba', label='CelebA', doc='CelebA, a local copy: binary `target` and `protected` attributes by name')
+def _celeba_splits(data_root, size, target, protected, in_memory, **_):
+    _need_root('celeba', data_root)
+    return _to_memory(*(load_celeba(data_root, target, protected, s, size) for s in ('train', 'valid', 'test')), in_memory)
+
+@DATASETS.register('cifar100', label='CIFAR-100', doc='CIFAR-100, a local copy (python pickles): 100 classes, no attribute')
+def _cifar100_splits(data_root, data_seed, **_):
+    _need_root('cifar100', data_root)
+    train, valid = _holdout(load_cifar100(data_root, 'train'), 0.1, data_seed)
+    return train, valid, load_cifar100(data_root, 'test')
+
+# %% ../nbs/00_data.ipynb #da325446
+def load_splits(dataset: str = 'trifeature', data_root: str = '', size: int = 32, n_train: int = 10_000,
+                n_valid: int = 2_000, n_test: int = 2_000, skew=0.8, balanced_test: bool = False, data_seed: int = 0,
+                target: str = 'Smiling', protected: str = 'Male', in_memory: bool = True, cache_dir=None,
+                label: str = 'shape') -> tuple:
+    """(train, valid, test) `FairDataset`s of `dataset`, a name in `DATASETS` (its loader gets every argument);
+    real data sets read from `data_root`; `label` is the Trifeature feature to classify."""
+    return DATASETS[dataset](data_root, size=size, n_train=n_train, n_valid=n_valid, n_test=n_test, skew=skew,
+                             balanced_test=balanced_test, data_seed=data_seed, target=target, protected=protected,
+                             in_memory=in_memory, cache_dir=cache_dir, label=label)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from fastai.callback.core import Callback
 from fastcore.foundation import L
 
-from .core import compute_once
+from .core import Registry, compute_once
 from .train import train_model
 
 # %% auto #0
@@ -367,10 +367,14 @@ def _check_weight(name, w, upper=None):
 def _check_T(T):
     if not (isinstance(T, numbers.Real) and T > 0): raise ValueError(f"the temperature T must be > 0, got {T!r}")
 
+# %% ../nbs/03_distill.ipynb #47543356
+KD_METHODS = Registry('distillation method')
+KD_METHODS.register('none', None, label='student (no KD)', doc='no distillation: the student alone, cross-entropy only')
+
 # %% ../nbs/03_distill.ipynb #36a0e1f3
+@KD_METHODS.register('kd', label='KD', doc="Hinton et al. 2015: KL to the teacher's soft targets at temperature T")
 class KDCallback(DistillCallback):
     "Hinton KD: `gamma * CE + alpha * T^2 * KL_T` (`gamma` defaults to `1 - alpha`)."
-    _name = 'kd'
     def __init__(self, teacher, T: float = 4., alpha: float = 0.9, gamma: float | None = None, **kwargs):
         _check_T(T); _check_weight('alpha', alpha, 1)
         super().__init__(teacher, gamma=1 - alpha if gamma is None else gamma, **kwargs)
@@ -379,9 +383,10 @@ class KDCallback(DistillCallback):
         kd = kd_loss(s_logits, t_logits, self.T)
         return self.alpha * kd, {'kd': kd}
 
+@KD_METHODS.register('rkd', label='RKD', doc='Park et al. 2019: distances and angles between penultimate embeddings')
 class RKDCallback(DistillCallback):
     "Relational KD on the penultimate embeddings: `gamma * CE + w_dist * distance + w_angle * angle`."
-    _name, needs_emb = 'rkd', True
+    needs_emb = True
     def __init__(self, teacher, w_dist: float = 25., w_angle: float = 50., gamma: float = 1., eps: float = 1e-12,
                  **kwargs):
         _check_weight('w_dist', w_dist); _check_weight('w_angle', w_angle)
@@ -392,10 +397,10 @@ class RKDCallback(DistillCallback):
         d, a = rkd_distance_loss(s_emb, t_emb, self.eps), rkd_angle_loss(s_emb, t_emb)
         return self.w_dist * d + self.w_angle * a, {'rkd_dist': d, 'rkd_angle': a}
 
+@KD_METHODS.register('ctkd', label='CTKD', doc='Li et al. 2023: KD with a temperature learnt adversarially, on a curriculum')
 class CTKDCallback(DistillCallback):
     """Curriculum temperature KD: `gamma * CE + alpha * tau^2 * KL_tau` with a learnable temperature trained
     through a gradient reversal layer (global, or per sample with `instance=True`)."""
-    _name = 'ctkd'
     def __init__(self, teacher, alpha: float = 0.9, gamma: float | None = None, t_start: float = 1., t_end: float = 20.,
                  decay_epochs: float = 10, lambda_max: float = 0., lambda_min: float = -1., instance: bool = False,
                  hidden: int = 128, n_classes: int | None = None, **kwargs):
@@ -424,10 +429,11 @@ class CTKDCallback(DistillCallback):
         kd = kd_loss(s_logits, t_logits, tau)
         return self.alpha * kd, {'kd': kd, 'tau': tau.mean(), 'lambda': lam}
 
+@KD_METHODS.register('kdpp', label='KD++', doc="Wang et al. 2023: KD plus the embedding's norm and direction (teacher's class means)")
 class KDPPCallback(DistillCallback):
     """KD++: `w_cls * CE + w_kd * min(1, epoch / warmup) * T^2 * KL_T + w_nd * ND`, ND towards the teacher's class
     means, through a trainable projector when the embedding widths differ."""
-    _name, needs_emb = 'kdpp', True
+    needs_emb = True
     def __init__(self, teacher, w_cls: float = 1., w_kd: float = 1., w_nd: float = 2., T: float = 4.,
                  warmup: float | None = None, projector: bool | None = None, s_dim: int | None = None,
                  t_dim: int | None = None, data=None, **kwargs):
@@ -468,13 +474,11 @@ class KDPPCallback(DistillCallback):
         return self.w_kd * ramp * kd + nd, {'kd': kd, 'nd': nd, 'kd_weight': self.w_kd * ramp}
 
 # %% ../nbs/03_distill.ipynb #f63d893e
-KD_METHODS = {'none': None, 'kd': KDCallback, 'rkd': RKDCallback, 'ctkd': CTKDCallback, 'kdpp': KDPPCallback}
 _TRAIN_KWARGS = ('wd', 'opt_func', 'one_cycle', 'metrics', 'loss_func')
 
 def kd_method_params(method: str) -> dict:
-    "The parameters of a method and their defaults."
-    if method not in KD_METHODS: raise ValueError(f"unknown distillation method {method!r}; known: {list(KD_METHODS)}")
-    cls = KD_METHODS[method]
+    "The parameters of a method of `KD_METHODS` and their defaults."
+    cls = KD_METHODS[method]  # an unknown method: an error that lists the known ones
     if cls is None: return {}
     ps = {}
     for c in (DistillCallback, cls):
@@ -483,14 +487,15 @@ def kd_method_params(method: str) -> dict:
     return ps
 
 def make_kd_callback(method: str, teacher=None, data=None, **params) -> DistillCallback | None:
-    "The distillation callback of `method` ('none' | 'kd' | 'rkd' | 'ctkd' | 'kdpp') with `params` over its defaults."
+    "The distillation callback of `method` (a name in `KD_METHODS`; 'none': no callback) with `params` over its defaults."
     known = kd_method_params(method)
     unknown = sorted(set(params) - set(known))
     if unknown: raise ValueError(f"unknown parameter(s) {unknown} for method {method!r}; valid: {sorted(known)}")
     cls = KD_METHODS[method]
     if cls is None: return None
     if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
-    return cls(teacher, data=data, **params) if cls is KDPPCallback else cls(teacher, **params)
+    takes_data = 'data' in inspect.signature(cls.__init__).parameters
+    return cls(teacher, data=data, **params) if takes_data else cls(teacher, **params)
 
 def distill(student, teacher, dls, method: str = 'kd', epochs: int = 10, lr: float = 3e-3, seed: int = 0, cbs=(),
             progress: bool = False, data=None, **params):

@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/metrics.html.md"""
 
 # %% ../nbs/04_metrics.ipynb #d0a25fb9
 from __future__ import annotations
-import re, warnings
+import numbers, re, warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,7 +18,8 @@ from scipy import stats
 __all__ = ['BOOT_METRICS', 'FairnessWarning', 'Preds', 'check_preds', 'unpack', 'confusion_matrix', 'group_confusion', 'accuracy',
            'classification_scores', 'recall_disparity', 'mean_abs_disparity', 'pct_change', 'fairness_gaps', 'dpd_eod',
            'fairlearn_gaps', 'group_table', 'ovr_rates', 'RateShift', 'cev_sde_from_rates', 'cev_sde',
-           'plot_rate_shift', 'agreement', 'linear_cka', 'svcca', 'bootstrap_ci', 'fairness_report', 'plot_disparity']
+           'plot_rate_shift', 'agreement', 'linear_cka', 'svcca', 'bootstrap_ci', 'fairness_report', 'plot_disparity',
+           'pareto_front', 'plot_tradeoff', 'plot_tradeoff_3d']
 
 # %% ../nbs/04_metrics.ipynb #5352d237
 class FairnessWarning(UserWarning):
@@ -485,4 +486,50 @@ def plot_disparity(disparities, names=None, class_names=None, ax=None, sort: boo
     ax.set_xticks(np.arange(C), [str(class_names[c]) if class_names is not None else str(c) for c in order],
                   rotation=90 if C > 12 else 0)
     ax.set_ylabel('recall(a=1) - recall(a=0)'); ax.legend(fontsize=8)
+    return ax
+
+# %% ../nbs/04_metrics.ipynb #908f1277
+def pareto_front(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', maximize_x: bool = True,
+                 minimize_y: bool = True) -> pd.DataFrame:
+    """The non-dominated rows of `df` (by default: higher `x` and lower `y` are better), sorted by `x`; rows with a
+    missing value are ignored. A row is dominated if another is at least as good on both and better on one."""
+    for c in (x, y):
+        if c not in df.columns: raise KeyError(f"column {c!r} not in the DataFrame (columns: {list(df.columns)})")
+    d = df.dropna(subset=[x, y])
+    X = d[x].to_numpy(float) * (1 if maximize_x else -1)
+    Y = d[y].to_numpy(float) * (1 if minimize_y else -1)
+    ge, le = X[None, :] >= X[:, None], Y[None, :] <= Y[:, None]     # [i, j]: j at least as good as i
+    strict = (X[None, :] > X[:, None]) | (Y[None, :] < Y[:, None])
+    dominated = (ge & le & strict).any(1)
+    return d[~dominated].sort_values(x, kind='stable')
+
+def plot_tradeoff(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', label: str | None = 'lam',
+                  group: str | None = None, front: bool = True, ax=None, maximize_x=True, minimize_y=True):
+    "Scatter of the runs (`x` vs `y`, one colour per `group`), annotated with `label`, and each group's Pareto front."
+    if ax is None: _, ax = _subplots(figsize=(6, 4.5))
+    groups = [(None, df)] if group is None else list(df.groupby(group, sort=True))
+    for g, d in groups:
+        sc = ax.scatter(d[x], d[y], label=None if g is None else str(g), alpha=.8)
+        if label is not None and label in d:
+            for _, r in d.iterrows(): ax.annotate(f"{r[label]:g}" if isinstance(r[label], numbers.Number) else str(r[label]),
+                                                  (r[x], r[y]), fontsize='x-small', xytext=(3, 3), textcoords='offset points')
+        if front and len(d):
+            pf = pareto_front(d, x, y, maximize_x, minimize_y)
+            ax.plot(pf[x], pf[y], '--', color=sc.get_facecolor()[0], alpha=.9,
+                    label='Pareto front' if g is None else f'{g} front')
+    ax.set_xlabel(x); ax.set_ylabel(y); ax.legend(fontsize='small')
+    return ax
+
+def plot_tradeoff_3d(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', z: str = 'lam',
+                     group: str | None = None, ax=None):
+    "3-D view of the trade-off against lambda (`z`), runs of each group joined in order of `z`."
+    if ax is None:
+        import matplotlib.pyplot as plt
+        ax = plt.figure(figsize=(6, 5)).add_subplot(projection='3d')
+    groups = [(None, df)] if group is None else list(df.groupby(group, sort=True))
+    for g, d in groups:
+        d = d.sort_values(z)
+        ax.plot(d[x], d[y], d[z], '-o', label=None if g is None else str(g))
+    ax.set_xlabel(x); ax.set_ylabel(y); ax.set_zlabel(z)
+    if group is not None: ax.legend(fontsize='small')
     return ax

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kdfair_nb.report import make_fake_study
+from kdfair_nb.testing import make_fake_study
 from kdfair_nb.study import main, run_narrative
 
 STUDY_NBS = Path(__file__).resolve().parent.parent / 'nbs' / 'study'

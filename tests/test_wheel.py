@@ -3,7 +3,7 @@
 The wheel is built from this checkout and installed (without dependencies) into a fresh virtual environment whose
 heavy dependencies come from the project's `.venv` through a `.pth` file; everything then runs from a temporary
 folder, with the notebooks the wheel carries."""
-import json, os, subprocess, sys, sysconfig, textwrap
+import json, os, shutil, subprocess, sys, sysconfig, textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +30,11 @@ def _tree(folder: Path) -> set:
 def installed(tmp_path_factory):
     "A fresh venv with the wheel of this checkout installed: (its python, its kdfair_nb folder, the environment)."
     tmp = tmp_path_factory.mktemp('wheel')
-    _run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', tmp / 'dist', ROOT],
+    # built from a copy of the sources: setuptools' build/ folder in a checkout can hold modules deleted since
+    src = tmp / 'src'
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        '.venv', '.git', '_docs', '_proc', 'runs', 'build', '*.egg-info', '.artefacts', '__pycache__', '._docs*'))
+    _run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', tmp / 'dist', src],
          cwd=tmp, env=os.environ)
     wheel = next((tmp / 'dist').glob('kdfair_nb-*.whl'))
     venv = tmp / 'venv'
