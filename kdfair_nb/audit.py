@@ -711,6 +711,24 @@ def _table(df: pd.DataFrame, index=True, digits=3) -> str:
                    ''.join(f'<td>{_fmt(v, digits)}</td>' for v in r) + '</tr>' for i, r in zip(df.index, df.itertuples(index=False)))
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
+def _compact(df: pd.DataFrame, spec: dict, digits: int = 3) -> pd.DataFrame:
+    "The columns of `spec` ({column: reader's name}) that `df` has; a column with `_lo`/`_hi` partners as 'v [lo, hi]'."
+    out = pd.DataFrame(index=df.index)
+    for c, name in spec.items():
+        if c not in df: continue
+        if f'{c}_lo' in df and f'{c}_hi' in df:
+            out[name] = [_fmt(v, digits) + ('' if not np.isfinite(lo) else f" [{_fmt(lo, digits)}, {_fmt(hi, digits)}]")
+                         for v, lo, hi in zip(df[c], df[f'{c}_lo'].astype(float), df[f'{c}_hi'].astype(float))]
+        elif pd.api.types.is_numeric_dtype(df[c]) and (df[c].dropna() % 1 == 0).all():  # counts
+            out[name] = pd.Series([int(v) if pd.notna(v) else np.nan for v in df[c]], index=df.index, dtype=object)
+        else: out[name] = df[c]
+    return out
+
+_SUMMARY_COLS = {'runs': 'runs', 'accuracy': 'accuracy', 'macro_f1': 'macro-F1', 'mean_abs_disp': 'mean |disparity|',
+                 'dpd': 'DPD', 'eod': 'EOD', 'agreement': 'agreement', 'n_hurt': 'classes hurt', 'n_cie': 'CIEs'}
+_CLASS_COLS = {'support': 'support', 'acc_ref': 'acc. ref.', 'acc_cmp': 'acc. compr.', 'acc_change': 'Δ accuracy',
+               'p_bh': 'p (BH)', 'absdisp_change': 'Δ |disparity|'}
+
 def _sentence(r) -> str:
     ci = f" [{_num(r['lo'])}, {_num(r['hi'])}]" if np.isfinite(r['lo']) else ''
     v = r['verdict']
@@ -734,7 +752,9 @@ def _body(self, figures: bool = True, dpi: int = 80) -> str:
     for name in d.compressed:
         f = self.findings[self.findings['compressed'] == name]
         out.append(f'<h3>{html.escape(name)}</h3><ul class="findings">' + ''.join(_sentence(r) for _, r in f.iterrows()) + '</ul>')
-    out.append('<h2>Summary</h2>' + _table(self.summary))
+    out.append('<h2>Summary</h2>' + _table(_compact(self.summary, _SUMMARY_COLS))
+               + '<p class="note">Each change with its interval and verdict is in the findings above; every column is in '
+                 '<code>audit.json</code>.</p>')
     for name in d.compressed:
         ct, ex = self.classes[name], self.exemplars[name]
         out.append(f'<h2>{html.escape(name)}: per class</h2>')
@@ -750,7 +770,7 @@ def _body(self, figures: bool = True, dpi: int = 80) -> str:
                 out.append(f'<img class="fig" alt="per-class recall disparity" src="{_b64_png(self.plot_disparity(name), dpi)}">')
         show = ct if len(ct) <= 50 else ct.reindex(ct['acc_change'].sort_values().index[:25])
         out.append(('' if len(ct) <= 50 else '<p class="note">The 25 classes with the largest accuracy drop; all classes are in audit.json.</p>')
-                   + _table(show))
+                   + _table(_compact(show, _CLASS_COLS, 2)))
         out.append(f'<h2>{html.escape(name)}: compression-identified exemplars</h2>'
                    f"<p>{ex['n']:,} samples ({100 * ex['frac']:.2f}%) whose modal prediction over the {name} runs differs from "
                    f"the modal prediction over the reference runs. Accuracy (mean over runs) on them and on the rest:</p>"

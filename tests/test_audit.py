@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from browser import browse, chromium
+
 from kdfair_nb.audit import AuditInputError, audit, audit_main, plant_audit
 
 # The README's "Audit your own model" example, exactly as printed there (test_readme_snippet runs it).
@@ -260,21 +262,16 @@ def test_cli_classes_privileged_and_exemplar_images(tmp_path, capsys):
     assert set(ex.columns) >= {'id', 'class', 'group', 'ref_mode', 'cmp_mode', 'path'} and (ex['class'] == 'ant').mean() > 0.5
 
 
-def _chromium():
-    return shutil.which('chromium') or shutil.which('chromium-browser')
-
-
-@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (make test installs it as root)")
+@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (make test installs it as root)")
 def test_page_in_browser(planted, tmp_path):
     "The page renders offline in headless Chromium: not blank, and the figures (saturated colours) are visible."
     from PIL import Image
     a = audit(str(planted / 'teacher_seed*.parquet'), {'kd': str(planted / 'student_seed*.csv')}, n_resamples=100)
     page = a.to_html(tmp_path / 'page')
+    page = page / 'index.html' if page.is_dir() else page
     shot = tmp_path / 'shot.png'
-    cmd = [_chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', f'--user-data-dir={tmp_path / "profile"}', '--hide-scrollbars',
-           f'--screenshot={shot}', '--window-size=1280,2600', page.as_uri()]
-    subprocess.run(cmd, check=True, timeout=120, capture_output=True)
+    r = browse(page, tmp_path, shot)  # the site's browser check: no raw maths, broken image, too-wide table, traceback
+    assert not (r['raw'] or r['broken_images'] or r['wide_tables'] or r['traceback']) and r['images'] >= 3, r
     img = np.asarray(Image.open(shot).convert('RGB')).astype(float)
     assert img.shape[0] >= 2000 and img.std() > 20, "blank screenshot"
     sat = img.max(-1) - img.min(-1)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
+from browser import browse, chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -66,38 +68,13 @@ def test_every_page_figure_and_link(site):
     assert len(study.imgs) >= 6, "the study page should show its figures"
 
 
-def _chromium():
-    return shutil.which('chromium') or shutil.which('chromium-browser')
-
-
 ARTEFACTS = ROOT / '.artefacts' / 'site'  # screenshots of the narrative pages, kept after the test (gitignored)
-
-
-def _browse(page: Path, tmp_path: Path, shot: Path | None = None) -> dict:
-    """Open `page` in headless Chromium as a reader would (scripts run, KaTeX renders, images load) and return what
-    tests/site_check.js measured in it: raw maths left, images that did not load, tables wider than the content
-    column, tracebacks. A copy of the page with the check appended is opened beside it, so relative links resolve."""
-    check = page.with_name(f'.{page.stem}.check.html')
-    check.write_text(page.read_text(encoding='utf-8').replace(
-        '</body>', f"<script>{(ROOT / 'tests' / 'site_check.js').read_text()}</script></body>"), encoding='utf-8')
-    base = [_chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync',
-            f'--user-data-dir={tmp_path / "profile"}', '--hide-scrollbars', '--window-size=1280,4000',
-            '--virtual-time-budget=10000']
-    try:
-        r = subprocess.run(base + ['--dump-dom', check.as_uri()], capture_output=True, text=True, timeout=120)
-        if shot: subprocess.run(base + [f'--screenshot={shot}', page.as_uri()], check=True, timeout=120, capture_output=True)
-    finally: check.unlink(missing_ok=True)
-    m = re.search(r'<pre id="kdfair-check">(.*?)</pre>', r.stdout, re.S)
-    assert m, f"the page check did not run in {page}: {r.stderr[-1000:]}"
-    import html, json
-    return json.loads(html.unescape(m.group(1)))
 
 
 NARRATIVE = ['index.html', 'study/study.html', 'study/explorer.html', 'study/full/study.html', 'study/full/explorer.html']
 
 
-@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (make test installs it as root)")
+@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (make test installs it as root)")
 def test_narrative_pages_in_a_browser(site, tmp_path):
     "What a reader of the narrative pages would see as broken, measured in the browser; screenshots kept."
     from PIL import Image
@@ -105,7 +82,7 @@ def test_narrative_pages_in_a_browser(site, tmp_path):
     problems = {}
     for name in [n for n in NARRATIVE if (site / n).is_file()]:
         shot = ARTEFACTS / name.replace('/', '_').replace('.html', '.png')
-        r = _browse(site / name, tmp_path, shot)
+        r = browse(site / name, tmp_path, shot)
         bad = {k: r[k] for k in ('raw', 'broken_images', 'wide_tables') if r[k]}
         if r['traceback']: bad['traceback'] = True
         if bad: problems[name] = bad
@@ -121,11 +98,11 @@ def test_narrative_pages_in_a_browser(site, tmp_path):
 
 def test_the_browser_check_sees_breakage(site, tmp_path):
     "The check itself: a page with raw maths, a missing image, a too-wide table and a traceback fails on each."
-    if _chromium() is None: pytest.skip("no chromium")
+    if chromium() is None: pytest.skip("no chromium")
     page = site / 'study' / '.broken.html'
     page.write_text('<html><body><main style="width:600px"><p>Raw \\(x^2\\) maths</p><img src="nope.png">'
                     '<table><tr><td style="white-space:nowrap">' + 'wide ' * 300 + '</td></tr></table>'
                     '<pre>Traceback (most recent call last):</pre></main></body></html>')
-    try: r = _browse(page, tmp_path)
+    try: r = browse(page, tmp_path)
     finally: page.unlink()
     assert r['raw'] and r['broken_images'] == ['nope.png'] and len(r['wide_tables']) == 1 and r['traceback'], r
