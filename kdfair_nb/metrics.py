@@ -465,9 +465,10 @@ def fairness_report(data, reference=None, *, pred=None, a=None, n_classes: int |
     return row
 
 # %% ../nbs/04_metrics.ipynb #ef45c63d
-def plot_disparity(disparities, names=None, class_names=None, ax=None, sort: bool = False):
+def plot_disparity(disparities, names=None, class_names=None, ax=None, sort: bool = False, colors=None):
     """Per-class signed recall disparity as bars, several models side by side. `disparities`: one `(C,)` array,
-    a list of them, or a dict name -> array. NaN (undefined) classes are marked with 'x'."""
+    a list of them, or a dict name -> array; `colors`: one per model (default: matplotlib's cycle). NaN (undefined)
+    classes are marked with 'x'."""
     import matplotlib.pyplot as plt
     if isinstance(disparities, Mapping): names, disparities = list(disparities), list(disparities.values())
     D = np.atleast_2d(np.asarray([_to_numpy(d) for d in disparities] if isinstance(disparities, list) else
@@ -480,7 +481,8 @@ def plot_disparity(disparities, names=None, class_names=None, ax=None, sort: boo
     for i, (d, n) in enumerate(zip(D, names)):
         x = np.arange(C) + (i - (len(D) - 1) / 2) * w
         dd = d[order]
-        ax.bar(x, np.nan_to_num(dd), w, label=f"{n} (mean |d| {mean_abs_disparity(d):.3f})")
+        ax.bar(x, np.nan_to_num(dd), w, label=f"{n} (mean |d| {mean_abs_disparity(d):.3f})",
+               color=colors[i] if colors is not None else None)
         if np.isnan(dd).any(): ax.plot(x[np.isnan(dd)], np.zeros(np.isnan(dd).sum()), 'kx')
     ax.axhline(0, c='k', lw=.6)
     ax.set_xticks(np.arange(C), [str(class_names[c]) if class_names is not None else str(c) for c in order],

@@ -18,9 +18,9 @@ from .stats import per_class_accuracy, similarity_bias_correlation, tc_sc_table
 from .results import METHOD_NAMES, METRICS, Study, _agg, _match, _method_order, fmt_mean_std, lambda_runs, mean_ci, methods_runs, pruning_runs, temperature_runs
 
 # %% auto #0
-__all__ = ['READER_NAMES', 'METHOD_COLORS', 'compact_table', 'page_table', 'lambda_table', 'best_lambda', 'tradeoff_plot',
-           'tradeoff_3d', 'model_table', 'class_disparity', 'disparity_bars', 'tc_sc_vs_T', 'dpd_eod_vs_T',
-           'dpd_eod_plot', 'rate_shifts', 'cev_sde_table', 'rate_shift_scatter', 'similarity_bias',
+__all__ = ['READER_NAMES', 'METHOD_COLORS', 'color_of', 'compact_table', 'page_table', 'lambda_table', 'best_lambda',
+           'tradeoff_plot', 'tradeoff_3d', 'model_table', 'class_disparity', 'disparity_bars', 'tc_sc_vs_T',
+           'dpd_eod_vs_T', 'dpd_eod_plot', 'rate_shifts', 'cev_sde_table', 'rate_shift_scatter', 'similarity_bias',
            'similarity_bias_plot', 'compression_table', 'training_curves']
 
 # %% ../nbs/13_tables.ipynb #7efff8c8
@@ -30,6 +30,16 @@ READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp'
                 'valid_mean_abs_disp': 'valid. mean |disp.|', 'cev': 'CEV', 'sde': 'SDE', 'cka': 'CKA',
                 'TC_fdr': 'TC (FDR)', 'SC_fdr': 'SC (FDR)', 'n_kd': 'n (KD)', 'nonzero_params': 'non-zero params',
                 'params': 'params', 'flops': 'FLOPs', 'arch': 'model'}
+
+# one colour per kind of model in every figure of the study
+METHOD_COLORS = {'teacher': 'black', 'none': 'tab:orange', 'kd': 'tab:blue', 'rkd': 'tab:green', 'ctkd': 'tab:red',
+                 'kdpp': 'tab:purple', 'adversary': 'tab:cyan'}
+
+def color_of(label: str) -> str:
+    "The colour of a model from its method key or its row label in the tables ('KD', 'student (no KD)', 'KD + adversary …')."
+    if label in METHOD_COLORS: return METHOD_COLORS[label]
+    if 'adversary' in label: return METHOD_COLORS['adversary']
+    return METHOD_COLORS.get(next((k for k, v in METHOD_NAMES.items() if v == label), ''), 'tab:gray')
 
 def compact_table(table: pd.DataFrame, cols=('n', 'accuracy', 'mean_abs_disp', 'dpd', 'eod'), digits: int = 3,
                   names: dict | None = None) -> pd.DataFrame:
@@ -202,7 +212,7 @@ def disparity_bars(study: Study, teachers: str = 'source', max_acc_drop: float =
     D = {f"{k} (n={len(v)})": class_disparity(study, list(v)) for k, v in sets.items()}
     names = class_names if class_names is not None else study.class_names
     fig, ax = plt.subplots(figsize=(max(6, 0.55 * study.n_classes * len(D) / 2), 3.6))
-    plot_disparity(D, class_names=names, ax=ax, sort=sort)
+    plot_disparity(D, class_names=names, ax=ax, sort=sort, colors=[color_of(k) for k in sets])
     ax.tick_params(axis='x', labelrotation=35)  # class names such as 'fivesquare' and 'trapezoid' do not overlap
     for t in ax.get_xticklabels(): t.set_horizontalalignment('right')
     ax.set_title('Per-class disparity recall(a=1) − recall(a=0), mean over seeds')
@@ -350,9 +360,6 @@ def compression_table(study: Study, teachers: str = 'source') -> pd.DataFrame:
     return out
 
 # %% ../nbs/13_tables.ipynb #a1c0de05
-METHOD_COLORS = {'teacher': 'black', 'none': 'tab:orange', 'kd': 'tab:blue', 'rkd': 'tab:green', 'ctkd': 'tab:red',
-                 'kdpp': 'tab:purple'}
-
 def training_curves(study: Study, teachers: str = 'all'):
     """Training and validation loss per epoch (`history.csv`), mean over seeds (single runs faint), one colour per
     method (`METHOD_COLORS`): the teacher and the methods block (unpruned, lambda = 0, default T)."""
