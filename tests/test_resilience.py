@@ -13,9 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 KDFAIR = [sys.executable, '-c', 'import sys; from kdfair_nb.study import main; sys.exit(main())']
 
 
+def _default_sigint():
+    # a user's Ctrl-C reaches a command whose SIGINT is in its default state; a test suite started in the background
+    # (`nohup make test &`) would hand down an ignored SIGINT, which Python then keeps ignoring
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args):
     return subprocess.Popen(KDFAIR + args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, 'OMP_NUM_THREADS': '1'})
+                            env={**os.environ, 'OMP_NUM_THREADS': '1'}, preexec_fn=_default_sigint)
 
 
 def _wait_for(cond, proc, timeout=240):
