@@ -60,6 +60,7 @@ def page_table(table: pd.DataFrame, cols, csv=None, digits: int = 3, names: dict
     if csv is None: return out
     table.to_csv(csv)
     return (out.style.set_caption(f'<a href="{Path(csv).name}">all {table.shape[1]} columns (CSV)</a>')
+            .format(precision=digits).format_index(lambda v: f'{v:g}' if isinstance(v, float) else v)
             .set_table_attributes('class="compact"'))
 
 # %% ../nbs/13_tables.ipynb #9031efae
