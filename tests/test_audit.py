@@ -1,7 +1,7 @@
 """`kdfair audit` end to end on small files: planted data with a known answer, a null set, every bad input (a clear
 error, status 2, nothing written), missing attribute, single runs, atomic output, the page in a headless browser, and
 the README's "Audit your own model" snippet, run as written."""
-import json, os, shutil, subprocess, sys
+import json
 from pathlib import Path
 
 import numpy as np

@@ -1,6 +1,6 @@
 """The report site: rendered offline (nbdev-proc-nbs + smalldocs, as `make docs`), every page and figure present,
 internal links resolving, and a headless Chromium screenshot of the study page that is inspected."""
-import re, shutil, subprocess, sys
+import subprocess, sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
