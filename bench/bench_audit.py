@@ -11,7 +11,12 @@ faster than MetricFrame. `--scale 0.01` runs the same at 1% of the samples (a qu
     python bench/bench_audit.py                 # full size (~1-2 min of CPU, 2 cores)
     python bench/bench_audit.py --scale 0.01    # small
     python bench/bench_audit.py --files         # from Parquet files (reading timed)
-The Dask executor (`--executor dask`, bigger than memory) is not implemented; this benchmark does not cover it."""
+    python bench/bench_audit.py --dask 50000000 # bigger than memory: Parquet files on disk, audited by `audit_dask`
+
+`--dask N` writes 5 + 5 sorted Parquet files of N samples (labels only) chunk by chunk (never all in memory), audits
+them with `kdfair_nb.audit.audit_dask` (Dask's threads, chunks of `--partition-rows`) and prints its time and peak
+memory beside what the in-memory audit would need to hold; `--dask-check N` also runs the in-memory audit on the same
+files and checks that every number is equal."""
 import argparse, os, resource, time, warnings
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
@@ -59,6 +64,58 @@ def fairlearn_recall(y, preds, a, C):
     return np.stack(out)
 
 
+def write_runs(folder, n, C, runs, rows=1_000_000, seed=0, hurt_class=3):
+    "`make_runs`' planted tables as sorted Parquet files, written `rows` samples at a time (one row group each)."
+    import pyarrow as pa, pyarrow.parquet as pq
+    writers = {}
+    for side in ('teacher', 'student'):
+        for r in range(runs): writers[side, r] = None
+    for lo in range(0, n, rows):
+        m = min(rows, n - lo)
+        ref, cmp_ = make_runs(m, C, runs, seed=seed * 100_003 + lo // rows, hurt_class=hurt_class)
+        for side, dfs in (('teacher', ref), ('student', cmp_)):
+            for r, df in enumerate(dfs):
+                df['id'] += lo
+                t = pa.Table.from_pandas(df, preserve_index=False)
+                if writers[side, r] is None: writers[side, r] = pq.ParquetWriter(f"{folder}/{side}_seed{r}.parquet", t.schema)
+                writers[side, r].write_table(t)
+    for w in writers.values(): w.close()
+    return f"{folder}/teacher_seed*.parquet", f"{folder}/student_seed*.parquet"
+
+
+def bench_dask(a, n, check: bool):
+    import tempfile
+    import kdfair_nb.audit as A
+    folder = tempfile.mkdtemp(dir=a.tmp)
+    t = time.perf_counter()
+    spec_ref, spec_cmp = write_runs(folder, n, a.classes, a.runs)
+    size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+    print(f"write {2 * a.runs} sorted Parquet files of {n:,} samples: {time.perf_counter() - t:.1f} s, {size / 2**30:.2f} GiB on disk")
+    rss0 = rss_gib()
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        res = A.audit_dask(spec_ref, {'kd': spec_cmp}, n_resamples=a.n_resamples, partition_rows=a.partition_rows)
+    t_dask = time.perf_counter() - t
+    need = 2 * a.runs * n * 8 * 2 / 2**30     # int64 predictions of every run, twice (the tables and the aligned arrays)
+    print(f"audit_dask ({res.inputs['executor']}): {t_dask:.1f} s; peak RSS {rss_gib():.2f} GiB (before {rss0:.2f}); "
+          f"the in-memory audit would hold >= {need:.1f} GiB of predictions")
+    print(f"  found: classes hurt (BH) {res.classes['kd'].index[res.classes['kd']['hurt']].tolist()[:5]}, "
+          f"accuracy change {res.summary.loc['kd', 'accuracy_change']:+.3f} pt, CIEs {res.exemplars['kd']['n']:,}")
+    if check:
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            mem = A.audit(spec_ref, {'kd': spec_cmp}, n_resamples=a.n_resamples)
+        t_mem = time.perf_counter() - t
+        same = (res.summary.drop(columns='runs').round(12).equals(mem.summary.drop(columns='runs').round(12))
+                and res.classes['kd'].round(12).equals(mem.classes['kd'].round(12)))
+        print(f"RATIOS: audit_dask / in-memory audit {t_dask / t_mem:.2f}x ({t_dask:.1f} s vs {t_mem:.1f} s); numbers equal: {same}")
+    else:
+        print(f"RATIOS: audit_dask {n / t_dask / 1e6:.2f} M samples/s ({2 * a.runs} runs); peak RSS {rss_gib():.2f} GiB vs "
+              f">= {need:.1f} GiB in memory")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--n', type=int, default=1_000_000)
@@ -70,7 +127,14 @@ def main():
                     help='write the runs as Parquet files and audit from the globs (times reading too)')
     ap.add_argument('--fairlearn-runs', type=int, default=2,
                     help='runs timed with MetricFrame (ours is timed on the same runs; all runs take minutes at full size)')
+    ap.add_argument('--dask', type=int, default=0, metavar='N', help='bigger than memory: audit_dask on N-sample files')
+    ap.add_argument('--dask-check', type=int, default=0, metavar='N', help='audit_dask vs the in-memory audit on N-sample files')
+    ap.add_argument('--partition-rows', type=int, default=2_000_000)
+    ap.add_argument('--tmp', default=None, help='folder for the generated files (default: the system temp folder)')
     a = ap.parse_args()
+    if a.dask or a.dask_check:
+        print(f"load average {os.getloadavg()[0]:.2f}; {a.runs} + {a.runs} runs x {a.classes} classes (labels only)")
+        return bench_dask(a, a.dask or a.dask_check, check=bool(a.dask_check))
     n = max(1000, int(a.n * a.scale))
     print(f"load average {os.getloadavg()[0]:.2f}; {a.runs} + {a.runs} runs x {n:,} samples x {a.classes} classes "
           f"(labels only), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
@@ -105,7 +169,8 @@ def main():
           f"accuracy change {res.summary.loc['kd', 'accuracy_change']:+.3f} pt, CIEs {res.exemplars['kd']['n']:,}")
     d = res.data
     k = min(a.fairlearn_runs, a.runs)
-    sub = A.Side('sub', np.concatenate([d.reference.pred[:k], d.compressed['kd'].pred[:k]]), None, [], [])
+    sub = A.Side('sub', np.concatenate([d.reference.pred[:k], d.compressed['kd'].pred[:k]]), None,
+                 [str(i) for i in range(2 * k)], [None] * (2 * k))
     t = time.perf_counter()
     ours = ours_recall(d, sub)
     t_ours = time.perf_counter() - t

@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/audit.html.md"""
 
 # %% ../nbs/16_audit.ipynb #5a1d6549
 from __future__ import annotations
-import argparse, base64, glob as _glob, html, io, math, re, sys, time, warnings
+import argparse, base64, glob as _glob, html, io, math, os, re, sys, time, warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +15,16 @@ import numpy as np
 import pandas as pd
 
 from .core import atomic_write, write_json
-from .metrics import _bincount_conf, _gaps_from_gconf, _headline, cev_sde_from_rates, ovr_rates
+from .metrics import _bincount_conf, _div, _gaps_from_gconf, _headline, cev_sde_from_rates, ovr_rates
 from .stats import bootstrap_effect, classwise_tests, effect_ci, verdict
 
 # %% auto #0
 __all__ = ['HARM', 'READING', 'AuditInputError', 'read_table', 'Run', 'expand_runs', 'Side', 'AuditData', 'read_classes',
-           'load_runs', 'run_metrics', 'pair_runs', 'sample_bootstrap', 'change', 'headline_effects', 'class_table',
-           'modal_prediction', 'exemplars', 'fidelity', 'cev_sde_effects', 'Audit', 'plant_audit', 'audit',
-           'plot_class_change', 'plot_disparity', 'plot_cie', 'to_dict', 'exemplars_table', 'to_html', 'audit_main']
+           'load_runs', 'side_conf', 'metrics_from_conf', 'run_metrics', 'pair_runs', 'sample_bootstrap', 'change',
+           'headline_effects', 'class_table', 'modal_prediction', 'null_splits', 'exemplar_counts',
+           'exemplars_from_counts', 'exemplars', 'fidelity_counts', 'fidelity_from_counts', 'fidelity',
+           'cev_sde_effects', 'audit_totals', 'merge_totals', 'Audit', 'plant_audit', 'audit', 'plot_class_change',
+           'plot_disparity', 'plot_cie', 'to_dict', 'exemplars_table', 'to_html', 'audit_dask', 'audit_main']
 
 # %% ../nbs/16_audit.ipynb #f46193db
 class AuditInputError(ValueError):
@@ -60,10 +62,12 @@ def _split_seeds(name: str, df: pd.DataFrame, file_seed) -> list:
             for s, g in df.groupby('seed', sort=True)]
 
 def expand_runs(spec, side: str = 'reference') -> list:
-    "Runs (`Run`) from a glob / path / DataFrame or a list of them; files with a `seed` column give one run per seed."
+    """Runs (`Run`) from a glob / path / DataFrame / `Run` or a list of them; files with a `seed` column give one run per
+    seed."""
     if isinstance(spec, (str, Path, pd.DataFrame)): spec = [spec]
     runs = []
     for s in spec:
+        if isinstance(s, Run): runs.append(s); continue
         if isinstance(s, pd.DataFrame):
             if s.empty: raise AuditInputError(f"{side}: table {len(runs)} is empty (no rows)")
             runs += _split_seeds(f"{side}[{len(runs)}]", s, None); continue
@@ -87,11 +91,13 @@ class Side:
     seeds: list
 
     @property
-    def n_runs(self) -> int: return len(self.pred)
+    def n_runs(self) -> int: return len(self.names)
 
 @dataclass
 class AuditData:
-    "Validated, aligned audit input: shared `ids`, `y`, `a` and names, the `reference` side and the `compressed` sides."
+    """Validated, aligned audit input: shared `ids`, `y`, `a` and names, the `reference` side and the `compressed` sides.
+    The out-of-core audit (`audit_dask`) keeps no sample arrays: `ids`, `y`, `a` and the sides' `pred` are None and
+    `n_total` is the number of samples."""
     ids: np.ndarray
     y: np.ndarray
     a: np.ndarray | None
@@ -101,11 +107,14 @@ class AuditData:
     compressed: dict
     group_note: str = ''
     paths: np.ndarray | None = None
+    n_total: int | None = None
 
     @property
     def n_classes(self) -> int: return len(self.classes)
     @property
-    def has_groups(self) -> bool: return self.a is not None
+    def has_groups(self) -> bool: return len(self.groups) == 2
+    @property
+    def n_samples(self) -> int: return len(self.y) if self.y is not None else int(self.n_total)
 
 def read_classes(classes) -> list | None:
     "Class names from a list, or from a file with one name per line (blank lines ignored)."
@@ -166,10 +175,16 @@ def _labels(v, name: str, classes, code) -> np.ndarray:
                               + (f"; classes: {classes[:10]}{' ...' if len(classes) > 10 else ''}" if classes else ''))
     return out.astype(np.int64)
 
-def _binarise(a: pd.Series, privileged, where: str):
-    "0/1/-1 codes, group names and a note for attribute values `a` (NaN or -1 = none)."
+def _binarise(a: pd.Series, privileged, where: str, coding: tuple | None = None):
+    """0/1/-1 codes, group names and a note for attribute values `a` (NaN or -1 = none). `coding` = (`{str(value): 0 or
+    1}`, group names) fixes the coding decided on the whole table (a chunk may hold one group only)."""
     num = pd.api.types.is_numeric_dtype(a)
     missing = a.isna() | ((a == -1) if num else a.astype(str).str.strip().eq(''))
+    if coding is not None:
+        code = a.astype(str).map(coding[0])
+        unknown = ~missing & code.isna()
+        if unknown.any(): raise AuditInputError(f"{where}: attribute value {_v(a[unknown].iloc[0])} was not in the table's values")
+        return np.where(missing, -1, code.fillna(-1)).astype(np.int8), list(coding[1]), ''
     vals = pd.unique(a[~missing])
     if privileged is not None:
         key = [str(v) for v in vals]
@@ -189,9 +204,10 @@ def _binarise(a: pd.Series, privileged, where: str):
     code = np.where(missing, -1, (a == v1).astype(np.int64))
     return code.astype(np.int8), [str(v0), str(v1)], ''
 
-def load_runs(reference, compressed, classes=None, privileged=None, prob_tol: float = 1e-3) -> AuditData:
+def load_runs(reference, compressed, classes=None, privileged=None, prob_tol: float = 1e-3,
+              attribute_coding: tuple | None = None) -> AuditData:
     """Read, validate and align the `reference` runs and the `compressed` sets (a spec, or a dict name -> spec);
-    raises `AuditInputError` naming the first problem."""
+    raises `AuditInputError` naming the first problem. `attribute_coding`: see `_binarise` (chunks of a bigger table)."""
     names = read_classes(classes)
     ref_runs = expand_runs(reference, 'reference')
     if not isinstance(compressed, Mapping): compressed = {'compressed': compressed}
@@ -270,8 +286,8 @@ def load_runs(reference, compressed, classes=None, privileged=None, prob_tol: fl
             if diff.any():
                 i = _first(diff.to_numpy())
                 raise AuditInputError(f"{r.name}: attribute `a` differs from {first.name} at id {_v(ids[i])} ({_v(o[i])} vs {_v(av[i])})")
-        a, groups, note = _binarise(av, privileged, first.name)
-        if a is not None and not ((a == 0).any() and (a == 1).any()):
+        a, groups, note = _binarise(av, privileged, first.name, attribute_coding)
+        if attribute_coding is None and a is not None and not ((a == 0).any() and (a == 1).any()):
             a, groups, note = None, [], 'only one group has samples'
     elif privileged is not None: raise AuditInputError("--privileged given but the tables have no attribute column `a`")
     paths = take(anchor, 'path') if 'path' in anchor.df.columns else None
@@ -279,22 +295,30 @@ def load_runs(reference, compressed, classes=None, privileged=None, prob_tol: fl
     return AuditData(ids, y, a, names, groups, ref, sides, note, paths)
 
 # %% ../nbs/16_audit.ipynb #987f9579
-def run_metrics(data: AuditData, side: Side) -> dict:
-    """Per-run metrics of `side`: `headline` (dict of `(R,)` arrays), `class_acc`, `disparity`, `fpr`, `fnr` `(R, C)`,
-    and `conf` `(R, 3, C, C)` (groups 0, 1, none)."""
-    C = data.n_classes
+def side_conf(data: AuditData, side: Side) -> np.ndarray:
+    "Confusion counts `(R, 3, C, C)` of `side`'s runs by group (0, 1, none), from one `bincount`."
     g = np.full(data.y.shape, 2, np.int64) if data.a is None else np.where(data.a < 0, 2, data.a).astype(np.int64)
-    M3 = _bincount_conf(data.y, side.pred, g, C, 3)
+    return _bincount_conf(data.y, side.pred, g, data.n_classes, 3)
+
+def metrics_from_conf(M3: np.ndarray) -> dict:
+    """Per-run metrics from confusion counts `M3 (R, 3, C, C)`: `headline` (dict of `(R,)` arrays), `class_acc`,
+    `disparity`, `fpr`, `fnr` `(R, C)` and `conf`. Counts add up over chunks of samples, so the out-of-core audit
+    gets the same metrics from their sum."""
+    C = M3.shape[-1]
     M = M3.sum(-3)
     with np.errstate(all='ignore'), warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         head = _headline(M3, C == 2)
         disp = _gaps_from_gconf(M3[..., :2, :, :])['disparity']
-    tp, support = np.diagonal(M, axis1=-2, axis2=-1), M.sum(-1)
-    with np.errstate(all='ignore'): acc = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
-    fpr, fnr = ovr_rates(data.y, side.pred, C)
-    return dict(headline={k: np.asarray(v, np.float64) for k, v in head.items()}, class_acc=acc, disparity=disp,
-                fpr=np.atleast_2d(fpr), fnr=np.atleast_2d(fnr), conf=M3)
+    tp, support, predicted = np.diagonal(M, axis1=-2, axis2=-1), M.sum(-1), M.sum(-2)
+    n = M.sum((-2, -1))[..., None]
+    return dict(headline={k: np.asarray(v, np.float64) for k, v in head.items()}, class_acc=_div(tp, support),
+                disparity=disp, fpr=np.atleast_2d(_div(predicted - tp, n - support)),
+                fnr=np.atleast_2d(_div(support - tp, support)), conf=M3)
+
+def run_metrics(data: AuditData, side: Side) -> dict:
+    "`metrics_from_conf` of `side`'s runs on `data`."
+    return metrics_from_conf(side_conf(data, side))
 
 # %% ../nbs/16_audit.ipynb #20b92b23
 HARM = {'accuracy': -1, 'macro_f1': -1, 'mean_abs_disp': 1, 'dpd': 1, 'eod': 1}
@@ -369,7 +393,7 @@ def class_table(data: AuditData, ref_m: dict, cmp_m: dict, ref: Side, cmp: Side,
     pairing = pair_runs(ref, cmp)
     C = data.n_classes
     t = pd.DataFrame(index=pd.Index(data.classes, name='class'))
-    t['support'] = np.bincount(data.y, minlength=C)
+    t['support'] = ref_m['conf'][0].sum((0, 2))  # from the counts: also out of core
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         t['acc_ref'], t['acc_cmp'] = np.nanmean(ref_m['class_acc'], 0), np.nanmean(cmp_m['class_acc'], 0)
@@ -392,58 +416,110 @@ def class_table(data: AuditData, ref_m: dict, cmp_m: dict, ref: Side, cmp: Side,
 
 # %% ../nbs/16_audit.ipynb #ae1b89a5
 def modal_prediction(pred) -> np.ndarray:
-    "Most frequent prediction per sample over runs `(R, N)` -> `(N,)`; ties go to the smallest class."
+    """Most frequent prediction per sample over runs `(R, N)` -> `(N,)`; ties go to the smallest class. Each sample's
+    predictions are sorted, and the longest run of equal values wins (the first of equally long ones: the smallest)."""
     pred = np.asarray(pred)
     if pred.ndim == 1 or len(pred) == 1: return pred.reshape(-1, pred.shape[-1])[0].copy()
-    counts = np.zeros(pred.shape, np.int64)
-    for r in range(len(pred)): counts[r] = (pred == pred[r]).sum(0)
-    key = counts * (int(pred.max()) + 1) - pred
-    return np.take_along_axis(pred, key.argmax(0)[None], 0)[0]
+    s = np.sort(pred.T, axis=1)                                 # (N, R), ascending per sample
+    best, best_len, run = s[:, 0].copy(), np.ones(len(s), np.int64), np.ones(len(s), np.int64)
+    for r in range(1, s.shape[1]):
+        run = np.where(s[:, r] == s[:, r - 1], run + 1, 1)
+        better = run > best_len                                 # strictly longer: a tie keeps the smaller class
+        best, best_len = np.where(better, s[:, r], best), np.where(better, run, best_len)
+    return best
 
-def exemplars(data: AuditData, ref: Side, cmp: Side) -> dict:
-    """CIEs of `cmp` vs `ref`: `mask (N,)`, the modal predictions, per-class and per-group tables (count, rate = share
-    of the class's samples, share = fraction of all CIEs) and accuracies on CIEs vs the rest."""
+def null_splits(n_ref: int, n_cmp: int, n_splits: int = 19, seed: int = 0) -> list:
+    """Relabellings of the pooled `n_ref + n_cmp` runs into two sets of the same sizes (each a boolean mask: True =
+    'reference'), the original split left out, at most `n_splits`: the CIEs of a relabelled split are what run-to-run
+    noise alone gives. None when a side has a single run (a split would just swap the two runs)."""
+    from itertools import combinations
+    n = n_ref + n_cmp
+    if min(n_ref, n_cmp) < 2: return []
+    every = [c for c in combinations(range(n), n_ref) if c != tuple(range(n_ref))]
+    pick = np.random.default_rng(seed).permutation(len(every))[:n_splits]
+    return [np.isin(np.arange(n), every[i]) for i in sorted(pick)]
+
+def exemplar_counts(data: AuditData, ref: Side, cmp: Side, n_splits: int = 19, seed: int = 0) -> dict:
+    """The CIE section's sums over samples (they add up over chunks: `merge_totals`) and the CIE rows: per class and
+    group, accuracies on CIEs and the rest, and the CIE count of each `null_splits` relabelling."""
     mr, mc = modal_prediction(ref.pred), modal_prediction(cmp.pred)
     cie = mr != mc
-    C, n = data.n_classes, int(cie.sum())
-    count, support = np.bincount(data.y[cie], minlength=C), np.bincount(data.y, minlength=C)
-    with np.errstate(all='ignore'):
-        by_class = pd.DataFrame(dict(support=support, cie=count, rate=np.where(support > 0, count / np.maximum(support, 1), np.nan),
-                                     share=count / max(n, 1)), index=pd.Index(data.classes, name='class'))
-    by_group = None
-    if data.has_groups:
-        gs = [(data.a == g) for g in (0, 1)]
-        by_group = pd.DataFrame(dict(support=[int(m.sum()) for m in gs], cie=[int((cie & m).sum()) for m in gs]),
-                                index=pd.Index(data.groups, name='group'))
-        by_group['rate'] = by_group['cie'] / by_group['support']
-        by_group['share'] = by_group['cie'] / max(n, 1)
-    ok_r, ok_c = (ref.pred == data.y).mean(0), (cmp.pred == data.y).mean(0)     # per-sample accuracy over runs
-    acc = pd.DataFrame({'reference': [ok_r[cie].mean() if n else np.nan, ok_r[~cie].mean() if n < len(cie) else np.nan],
-                        'compressed': [ok_c[cie].mean() if n else np.nan, ok_c[~cie].mean() if n < len(cie) else np.nan]},
-                       index=pd.Index(['CIEs', 'the rest'], name='samples'))
-    return dict(mask=cie, ref_mode=mr, cmp_mode=mc, n=n, frac=n / len(cie), by_class=by_class, by_group=by_group,
-                accuracy=acc, ref_correct=ok_r, cmp_correct=ok_c)
+    C, y = data.n_classes, data.y
+    ok_r, ok_c = (ref.pred == y).mean(0), (cmp.pred == y).mean(0)    # per-sample accuracy over runs
+    rows = pd.DataFrame({'id': data.ids[cie], 'y': y[cie], 'ref_mode': mr[cie], 'cmp_mode': mc[cie],
+                         'ref_accuracy': ok_r[cie], 'cmp_accuracy': ok_c[cie]})
+    if data.has_groups: rows.insert(2, 'a', data.a[cie])
+    if data.paths is not None: rows['path'] = data.paths[cie]
+    pooled = np.concatenate([ref.pred, cmp.pred])
+    null = np.array([int((modal_prediction(pooled[m]) != modal_prediction(pooled[~m])).sum())
+                     for m in null_splits(ref.n_runs, cmp.n_runs, n_splits, seed)], np.int64)
+    return dict(n_samples=len(y), support=np.bincount(y, minlength=C), cie=np.bincount(y[cie], minlength=C),
+                g_support=np.array([(data.a == k).sum() for k in (0, 1)]) if data.has_groups else None,
+                g_cie=np.array([(cie & (data.a == k)).sum() for k in (0, 1)]) if data.has_groups else None,
+                ok=np.array([ok_r[cie].sum(), ok_r[~cie].sum(), ok_c[cie].sum(), ok_c[~cie].sum()]),
+                null=null, rows=rows)
 
-def fidelity(data: AuditData, ref: Side, cmp: Side, confidence: float = 0.95) -> dict:
-    """Top-1 agreement (per compressed run: mean over its paired or all reference runs) with an interval, and with
-    probabilities on both sides the mean KL(ref || cmp) overall (interval) and per class."""
+def exemplars_from_counts(c: dict, classes: list, groups: list) -> dict:
+    """CIEs from `exemplar_counts`: `n`, `frac`, per-class and per-group tables (count, rate = share of the class's
+    samples, share = fraction of all CIEs), accuracies on CIEs vs the rest, the null (`null_frac`: the CIE shares of
+    the relabelled splits; `p_null`: the share of splits with at least as many CIEs, counting the observed one) and
+    the CIE rows (`table`)."""
+    n, N, support, count = int(c['cie'].sum()), c['n_samples'], c['support'], c['cie']
+    with np.errstate(all='ignore'):
+        by_class = pd.DataFrame(dict(support=support, cie=count, rate=_div(count, support), share=count / max(n, 1)),
+                                index=pd.Index(classes, name='class'))
+    by_group = None
+    if c['g_support'] is not None:
+        by_group = pd.DataFrame(dict(support=c['g_support'], cie=c['g_cie']), index=pd.Index(groups, name='group'))
+        by_group['rate'] = _div(by_group['cie'], by_group['support'])
+        by_group['share'] = by_group['cie'] / max(n, 1)
+    s = c['ok']
+    acc = pd.DataFrame({'reference': [s[0] / n if n else np.nan, s[1] / (N - n) if n < N else np.nan],
+                        'compressed': [s[2] / n if n else np.nan, s[3] / (N - n) if n < N else np.nan]},
+                       index=pd.Index(['CIEs', 'the rest'], name='samples'))
+    null = np.asarray(c['null'], np.float64)
+    return dict(n=n, frac=n / N, n_samples=N, by_class=by_class, by_group=by_group, accuracy=acc,
+                null_frac=null / N, p_null=(1 + int((null >= n).sum())) / (1 + len(null)) if len(null) else np.nan,
+                table=c['rows'].reset_index(drop=True))
+
+def exemplars(data: AuditData, ref: Side, cmp: Side, n_splits: int = 19, seed: int = 0) -> dict:
+    "Compression-identified exemplars of `cmp` vs `ref` (`exemplars_from_counts` of `exemplar_counts`)."
+    return exemplars_from_counts(exemplar_counts(data, ref, cmp, n_splits, seed), data.classes, data.groups)
+
+def _pairs(ref: Side, cmp: Side) -> list:
     pairing = pair_runs(ref, cmp)
-    pairs = ([(i, int(j)) for i, j in enumerate(pairing)] if pairing is not None else
-             [(i, j) for j in range(cmp.n_runs) for i in range(ref.n_runs)])
-    per = lambda v: np.array([np.mean([v[p] for p in pairs if p[1] == j]) for j in range(cmp.n_runs)])
-    agree = per({(i, j): float((ref.pred[i] == cmp.pred[j]).mean()) for i, j in pairs})
-    out = dict(agreement=effect_ci(agree, confidence=confidence), agreement_runs=agree, kl=None, kl_class=None)
+    return ([(i, int(j)) for i, j in enumerate(pairing)] if pairing is not None else
+            [(i, j) for j in range(cmp.n_runs) for i in range(ref.n_runs)])
+
+def fidelity_counts(data: AuditData, ref: Side, cmp: Side) -> dict:
+    "Fidelity's sums over samples for each compared pair of runs: agreements and, with probabilities, KL (overall, per class)."
+    pairs, C = _pairs(ref, cmp), data.n_classes
+    out = dict(n_samples=len(data.y), support=np.bincount(data.y, minlength=C),
+               agree=np.array([int((ref.pred[i] == cmp.pred[j]).sum()) for i, j in pairs], np.int64), kl=None, kl_class=None)
     if ref.P is not None and cmp.P is not None:
-        C, kl_c, kl_all = data.n_classes, {}, {}
-        support = np.bincount(data.y, minlength=C)
+        kl, kl_c = [], []
         for i, j in pairs:
             pr, pc = ref.P[i], np.clip(cmp.P[j], 1e-12, None)
             with np.errstate(all='ignore'): k = np.where(pr > 0, pr * (np.log(np.clip(pr, 1e-300, None)) - np.log(pc)), 0).sum(1)
-            kl_all[i, j] = float(k.mean())
-            with np.errstate(all='ignore'): kl_c[i, j] = np.bincount(data.y, weights=k, minlength=C) / np.where(support > 0, support, np.nan)
-        out['kl'] = effect_ci(per(kl_all), confidence=confidence)
-        out['kl_class'] = np.mean([kl_c[p] for p in pairs], 0)
+            kl.append(k.sum()); kl_c.append(np.bincount(data.y, weights=k, minlength=C))
+        out['kl'], out['kl_class'] = np.array(kl), np.stack(kl_c)
     return out
+
+def fidelity_from_counts(c: dict, ref: Side, cmp: Side, confidence: float = 0.95) -> dict:
+    """Top-1 agreement (per compressed run: mean over its paired or all reference runs) with an interval, and with
+    probabilities on both sides the mean KL(ref || cmp) overall (interval) and per class."""
+    pairs, N = _pairs(ref, cmp), c['n_samples']
+    per = lambda v: np.array([np.mean([v[k] for k, p in enumerate(pairs) if p[1] == j]) for j in range(cmp.n_runs)])
+    agree = per(c['agree'] / N)
+    out = dict(agreement=effect_ci(agree, confidence=confidence), agreement_runs=agree, kl=None, kl_class=None)
+    if c['kl'] is not None:
+        out['kl'] = effect_ci(per(c['kl'] / N), confidence=confidence)
+        out['kl_class'] = _div(c['kl_class'], c['support']).mean(0)
+    return out
+
+def fidelity(data: AuditData, ref: Side, cmp: Side, confidence: float = 0.95) -> dict:
+    "`fidelity_from_counts` of `fidelity_counts`."
+    return fidelity_from_counts(fidelity_counts(data, ref, cmp), ref, cmp, confidence)
 
 # %% ../nbs/16_audit.ipynb #6110f416
 def cev_sde_effects(ref_m: dict, cmp_m: dict, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> dict:
@@ -466,6 +542,22 @@ def cev_sde_effects(ref_m: dict, cmp_m: dict, confidence: float = 0.95, n_resamp
         out[k] = e
     return dict(out, shift=rs)
 
+# %% ../nbs/16_audit.ipynb #69986228
+def audit_totals(data: AuditData, n_splits: int = 19, seed: int = 0) -> dict:
+    """Everything the audit needs from the samples, as sums over them: confusion counts per side, the CIE counts and
+    rows, and fidelity's sums per compressed set. Sums of chunks' totals (`merge_totals`) equal the totals of the whole."""
+    ref = data.reference
+    return dict(n_samples=len(data.y), conf={k: side_conf(data, s) for k, s in [('reference', ref)] + list(data.compressed.items())},
+                exemplars={k: exemplar_counts(data, ref, s, n_splits, seed) for k, s in data.compressed.items()},
+                fidelity={k: fidelity_counts(data, ref, s) for k, s in data.compressed.items()})
+
+def merge_totals(a, b):
+    "The sum of two chunks' `audit_totals` (arrays and counts add, CIE rows concatenate)."
+    if isinstance(a, Mapping): return {k: merge_totals(a[k], b[k]) for k in a}
+    if isinstance(a, pd.DataFrame): return pd.concat([a, b], ignore_index=True)
+    if a is None: return None
+    return a + b
+
 # %% ../nbs/16_audit.ipynb #87ffd13a
 _LABELS = {'accuracy': 'accuracy change (pt)', 'macro_f1': 'macro-F1 change (pt)',
            'mean_abs_disp': 'mean |recall disparity| change (seed 002)', 'dpd': 'DPD change (seed 000)',
@@ -479,21 +571,30 @@ def _row(name, finding, e, verdict_='', note='', scale=1.0) -> dict:
 class Audit:
     "The result of `audit`: `.summary`, `.findings`, `.classes`, `.exemplars`, `.skipped`, `.plot_*()`, `.to_html()`."
     def __init__(self, data: AuditData, alpha: float = 0.05, confidence: float = 0.95, n_resamples: int = 1000,
-                 seed: int = 0, inputs: dict | None = None):
+                 seed: int = 0, inputs: dict | None = None, totals: dict | None = None):
+        """`totals`: the sums over samples (`audit_totals`, summed over chunks by the out-of-core audit); computed from
+        `data` when not given."""
         self.data, self.alpha, self.confidence, self.inputs = data, alpha, confidence, inputs or {}
         t0 = time.perf_counter()
-        self.metrics = {'reference': run_metrics(data, data.reference)}
+        tot = audit_totals(data, seed=seed) if totals is None else totals
+        self.metrics = {'reference': metrics_from_conf(tot['conf']['reference'])}
         self.effects, self.classes, self.exemplars, self.fidelity, self.cev_sde, self.skipped = {}, {}, {}, {}, {}, {}
         ref = data.reference
         if not data.has_groups:
             self.skipped['groups'] = (f"recall disparity, DPD/EOD and the per-group CIE shares are skipped: "
                                       f"{data.group_note}")
         for name, cmp in data.compressed.items():
-            m = self.metrics[name] = run_metrics(data, cmp)
-            self.effects[name] = headline_effects(data, self.metrics['reference'], m, ref, cmp, confidence, n_resamples, seed)
+            m = self.metrics[name] = metrics_from_conf(tot['conf'][name])
+            in_memory = data.y is not None                      # the sample bootstrap needs the samples
+            self.effects[name] = headline_effects(data, self.metrics['reference'], m, ref, cmp, confidence,
+                                                  n_resamples if in_memory else 0, seed)
+            if not in_memory and min(ref.n_runs, cmp.n_runs) < 2:
+                self.skipped[f'interval:{name}'] = (f"intervals of the headline changes for {name}: with one run on a side "
+                                                    "they come from resampling samples, which the out-of-core audit does not "
+                                                    "do; give at least 2 runs per side")
             self.classes[name] = class_table(data, self.metrics['reference'], m, ref, cmp, alpha, confidence)
-            self.exemplars[name] = exemplars(data, ref, cmp)
-            self.fidelity[name] = fidelity(data, ref, cmp, confidence)
+            self.exemplars[name] = exemplars_from_counts(tot['exemplars'][name], data.classes, data.groups)
+            self.fidelity[name] = fidelity_from_counts(tot['fidelity'][name], ref, cmp, confidence)
             if self.fidelity[name]['kl_class'] is not None: self.classes[name]['kl'] = self.fidelity[name]['kl_class']
             self.cev_sde[name] = cev_sde_effects(self.metrics['reference'], m, confidence, n_resamples, seed)
             if ref.n_runs < 2 or cmp.n_runs < 2:
@@ -552,17 +653,20 @@ class Audit:
             if self.fidelity[name]['kl'] is not None:
                 rows.append(_row(name, 'mean KL(reference ‖ compressed)', self.fidelity[name]['kl'], 'size, not judged'))
             ex = self.exemplars[name]
+            null = (f"; run-to-run noise alone (the runs relabelled, {len(ex['null_frac'])} splits): "
+                    f"{np.median(ex['null_frac']):.4f} [{ex['null_frac'].min():.4f}, {ex['null_frac'].max():.4f}], "
+                    f"p = {ex['p_null']:.2f}" if len(ex['null_frac']) else '; no null (a side has one run)')
             rows.append(dict(compressed=name, finding='compression-identified exemplars (share of samples)', effect=ex['frac'],
-                             lo=np.nan, hi=np.nan, n=len(ex['mask']), verdict='size, not judged', reading='size, not judged',
+                             lo=np.nan, hi=np.nan, n=ex['n_samples'], verdict='size, not judged', reading='size, not judged',
                              method='modal prediction over compressed runs ≠ modal prediction over reference runs',
-                             note=f"{ex['n']} samples"))
+                             note=f"{ex['n']} samples{null}"))
         return pd.DataFrame(rows, columns=['compressed', 'finding', 'effect', 'lo', 'hi', 'n', 'verdict', 'reading',
                                            'method', 'note'])
 
     def __repr__(self):
         d = self.data
         return (f"Audit: reference ({d.reference.n_runs} runs) vs {', '.join(f'{k} ({v.n_runs} runs)' for k, v in d.compressed.items())}"
-                f" on {len(d.y)} samples, {d.n_classes} classes" + (f", groups {d.groups}" if d.has_groups else ', no groups'))
+                f" on {d.n_samples} samples, {d.n_classes} classes" + (f", groups {d.groups}" if d.has_groups else ', no groups'))
 
     def _name(self, name):
         if name is None: return next(iter(self.data.compressed))
@@ -741,7 +845,7 @@ def _body(self, figures: bool = True, dpi: int = 80) -> str:
     d, out = self.data, []
     sets = ', '.join(f"<b>{html.escape(k)}</b> ({v.n_runs} run{'s' * (v.n_runs != 1)})" for k, v in d.compressed.items())
     out.append(f"<h1>Audit: what compression did to the model</h1><p>Reference ({d.reference.n_runs} run"
-               f"{'s' * (d.reference.n_runs != 1)}) vs {sets}, on {len(d.y):,} samples, {d.n_classes} classes"
+               f"{'s' * (d.reference.n_runs != 1)}) vs {sets}, on {d.n_samples:,} samples, {d.n_classes} classes"
                + (f", groups <code>{html.escape(d.groups[0])}</code> (0) and <code>{html.escape(d.groups[1])}</code> (1)."
                   if d.has_groups else '.') + " Each change is compressed − reference with its "
                f"{self.confidence:.0%} interval; the verdict is <i>reproduced</i> when the interval excludes zero on the side "
@@ -773,17 +877,22 @@ def _body(self, figures: bool = True, dpi: int = 80) -> str:
                    + _table(_compact(show, _CLASS_COLS, 2)))
         out.append(f'<h2>{html.escape(name)}: compression-identified exemplars</h2>'
                    f"<p>{ex['n']:,} samples ({100 * ex['frac']:.2f}%) whose modal prediction over the {name} runs differs from "
-                   f"the modal prediction over the reference runs. Accuracy (mean over runs) on them and on the rest:</p>"
+                   f"the modal prediction over the reference runs"
+                   + (f"; run-to-run noise alone gives {100 * np.median(ex['null_frac']):.2f}% (median of "
+                      f"{len(ex['null_frac'])} relabellings of the pooled runs into two sets of the same sizes; range "
+                      f"{100 * ex['null_frac'].min():.2f}–{100 * ex['null_frac'].max():.2f}%, p = {ex['p_null']:.2f})"
+                      if len(ex['null_frac']) else " (no run-to-run baseline: a side has one run)")
+                   + ". Accuracy (mean over runs) on them and on the rest:</p>"
                    + _table(ex['accuracy']))
         if figures: out.append(f'<img class="fig" alt="CIE share per class" src="{_b64_png(self.plot_cie(name), dpi)}">')
         if ex['by_group'] is not None: out.append(_table(ex['by_group']))
-        if d.paths is not None and ex['n']:
+        if 'path' in ex['table'] and ex['n']:
             thumbs = []
-            for i in np.flatnonzero(ex['mask'])[:16]:
-                src = _thumb(d.paths[i])
-                if src: thumbs.append(f'<figure><img src="{src}" alt="exemplar {html.escape(str(d.ids[i]))}"><figcaption>'
-                                      f"{html.escape(str(d.classes[d.y[i]]))}: ref {html.escape(str(d.classes[ex['ref_mode'][i]]))}, "
-                                      f"{html.escape(name)} {html.escape(str(d.classes[ex['cmp_mode'][i]]))}</figcaption></figure>")
+            for _, r in ex['table'].head(16).iterrows():
+                src = _thumb(r['path'])
+                if src: thumbs.append(f'<figure><img src="{src}" alt="exemplar {html.escape(str(r["id"]))}"><figcaption>'
+                                      f"{html.escape(str(d.classes[r['y']]))}: ref {html.escape(str(d.classes[r['ref_mode']]))}, "
+                                      f"{html.escape(name)} {html.escape(str(d.classes[r['cmp_mode']]))}</figcaption></figure>")
             if thumbs: out.append('<div class="thumbs">' + ''.join(thumbs) + '</div>')
         out.append('<p class="note">Their ids are in <code>exemplars.csv</code>.</p>')
     return '\n'.join(out)
@@ -818,24 +927,23 @@ def to_dict(self) -> dict:
                          agreement=self.fidelity[name]['agreement'], agreement_runs=self.fidelity[name]['agreement_runs'],
                          kl=self.fidelity[name]['kl'],
                          exemplars=dict(n=ex['n'], frac=ex['frac'], by_class=ex['by_class'], by_group=ex['by_group'],
-                                        accuracy=ex['accuracy']),
+                                        accuracy=ex['accuracy'], null_frac=ex['null_frac'], p_null=ex['p_null']),
                          runs=d.compressed[name].names, seeds=[None if s is None else str(s) for s in d.compressed[name].seeds])
-    return _jsonable(dict(inputs=self.inputs, n_samples=len(d.y), classes=d.classes, groups=d.groups,
+    return _jsonable(dict(inputs=self.inputs, n_samples=d.n_samples, classes=d.classes, groups=d.groups,
                           alpha=self.alpha, confidence=self.confidence, skipped=self.skipped,
                           reference=dict(runs=d.reference.names, seeds=[None if s is None else str(s) for s in d.reference.seeds]),
                           summary=self.summary, findings=self.findings, compressed=per))
 
 def exemplars_table(self) -> pd.DataFrame:
     "One row per compression-identified exemplar and compressed set: ids, labels, groups, modal predictions, accuracies."
-    d, rows = self.data, []
+    d, rows, names = self.data, [], np.asarray(self.data.classes, object)
     for name in d.compressed:
-        ex = self.exemplars[name]; i = np.flatnonzero(ex['mask'])
-        t = pd.DataFrame({'compressed': name, 'id': d.ids[i], 'y': d.y[i], 'class': np.asarray(d.classes, object)[d.y[i]]})
-        if d.has_groups: t['group'] = np.where(d.a[i] < 0, '', np.asarray(d.groups, object)[np.clip(d.a[i], 0, 1)])
-        t['ref_mode'] = np.asarray(d.classes, object)[ex['ref_mode'][i]]
-        t['cmp_mode'] = np.asarray(d.classes, object)[ex['cmp_mode'][i]]
-        t['ref_accuracy'], t['cmp_accuracy'] = ex['ref_correct'][i], ex['cmp_correct'][i]
-        if d.paths is not None: t['path'] = d.paths[i]
+        e = self.exemplars[name]['table']
+        t = pd.DataFrame({'compressed': name, 'id': e['id'].to_numpy(), 'y': e['y'].to_numpy(), 'class': names[e['y'].to_numpy()]})
+        if 'a' in e: t['group'] = np.where(e['a'] < 0, '', np.asarray(d.groups, object)[np.clip(e['a'], 0, 1)])
+        t['ref_mode'], t['cmp_mode'] = names[e['ref_mode'].to_numpy()], names[e['cmp_mode'].to_numpy()]
+        t['ref_accuracy'], t['cmp_accuracy'] = e['ref_accuracy'].to_numpy(), e['cmp_accuracy'].to_numpy()
+        if 'path' in e: t['path'] = e['path'].to_numpy()
         rows.append(t)
     return pd.concat(rows, ignore_index=True)
 
@@ -857,6 +965,181 @@ def to_html(self, path) -> Path:
 
 Audit.to_dict, Audit.exemplars_table, Audit.to_html = to_dict, exemplars_table, to_html
 Audit._repr_html_ = lambda self: f'<div class="kdfair-audit"><style>{_CSS.replace("body{", ".kdfair-audit{")}</style>{_body(self)}</div>'
+
+# %% ../nbs/16_audit.ipynb #409faccd
+def _dask_frame(path, blocksize):
+    import dask.dataframe as dd
+    p = Path(path)
+    if not p.is_file(): raise AuditInputError(f"file not found: {p}")
+    if p.stat().st_size == 0: raise AuditInputError(f"{p}: empty file")
+    sfx = [s.lower() for s in p.suffixes]
+    try:
+        if sfx and sfx[-1] in ('.parquet', '.pq'): return dd.read_parquet(str(p), split_row_groups=True)  # a partition per row group
+        if '.csv' in sfx or '.tsv' in sfx:
+            return dd.read_csv(str(p), sep='\t' if '.tsv' in sfx else ',', blocksize=None if sfx[-1] not in ('.csv', '.tsv') else blocksize)
+    except Exception as e: raise AuditInputError(f"{p}: cannot read it ({type(e).__name__}: {e})") from None
+    raise AuditInputError(f"{p}: unknown table format {p.suffix!r}; expected .csv or .parquet")
+
+def _dask_runs(spec, side: str, blocksize) -> list:
+    "`(name, seed, dask DataFrame)` per run of a glob / path or a list of them (a `seed` column: one run per value)."
+    import dask
+    specs = [spec] if isinstance(spec, (str, Path)) else list(spec)
+    if any(isinstance(s, pd.DataFrame) for s in specs):
+        raise AuditInputError(f"{side}: the out-of-core audit reads files (CSV or Parquet), not DataFrames in memory")
+    out = []
+    for s in map(str, specs):
+        files = sorted(_glob.glob(s)) if any(ch in s for ch in '*?[') else [s]
+        if not files: raise AuditInputError(f"{side}: no file matches {s!r}")
+        for f in files:
+            df = _dask_frame(f, blocksize)
+            if 'seed' in df.columns:
+                for v in sorted(dask.compute(df['seed'].unique())[0].tolist()):
+                    out.append((f"{f} [seed {v}]", v, df[df['seed'] == v].drop(columns='seed')))
+            else:
+                m = _SEED_RE.search(Path(f).name)
+                out.append((f, int(m.group(1)) if m else None, df))
+    if not out: raise AuditInputError(f"{side}: no prediction tables given")
+    return out
+
+def _scan(df, p_cols, stride: int = 0):
+    """One pass over a run's table: rows; per partition whether `id` is sorted and unique, its first and last id (and
+    every `stride`-th id, to cut chunks); the label values or range; the attribute values."""
+    ids = df['id']
+    def part(s):
+        d = {'mono': [bool(s.is_monotonic_increasing and s.is_unique)], 'n': [len(s)],
+             'lo': [s.iloc[0] if len(s) else None], 'hi': [s.iloc[-1] if len(s) else None],
+             'min': [s.min() if len(s) else None], 'max': [s.max() if len(s) else None],
+             'cuts': [s.iloc[::stride].tolist() if stride and len(s) else []]}
+        return pd.DataFrame(d)
+    meta = pd.DataFrame({'mono': pd.Series(dtype=bool), 'n': pd.Series(dtype='int64'),
+                         **{k: pd.Series(dtype=ids.dtype) for k in ('lo', 'hi', 'min', 'max')}, 'cuts': pd.Series(dtype=object)})
+    cols = [c for c in ('y', 'pred') if c in df.columns]
+    labels = {c: (df[c].min(), df[c].max()) if pd.api.types.is_numeric_dtype(df[c].dtype) else df[c].dropna().astype(str).unique()
+              for c in cols}
+    return dict(parts=ids.map_partitions(part, meta=meta), labels=labels, n_p=len(p_cols),
+                a=df['a'].dropna().unique() if 'a' in df.columns else None)
+
+def _chunk_totals(frames, sides, names, coding, n_splits, seed, prob_tol):
+    "`audit_totals` of one chunk: each run's rows of one id range (pandas, indexed by id), checked by `load_runs`."
+    runs = [Run(n, s, f.reset_index()) for (n, s), f in zip(sides['runs'], frames)]
+    ref, k = runs[:sides['n_ref']], sides['n_ref']
+    cmp = {}
+    for name, r in sides['compressed']: cmp[name] = runs[k:k + r]; k += r
+    if any(len(f) == 0 for f in frames):
+        if all(len(f) == 0 for f in frames): return None
+    data = load_runs(ref, cmp, names, prob_tol=prob_tol, attribute_coding=coding)
+    return audit_totals(data, n_splits, seed)
+
+def _merge_some(*parts):
+    parts = [p for p in parts if p is not None]
+    if not parts: return None
+    out = parts[0]
+    for p in parts[1:]: out = merge_totals(out, p)
+    return out
+
+def audit_dask(reference, compressed, classes=None, privileged=None, alpha: float = 0.05, confidence: float = 0.95,
+               n_resamples: int = 1000, seed: int = 0, partition_rows: int = 2_000_000, n_splits: int = 19,
+               scheduler=None, prob_tol: float = 1e-3) -> Audit:
+    """`audit` for tables bigger than memory, on Dask DataFrames: every run is read lazily, split into chunks of the
+    same id ranges (`partition_rows` samples each), and each chunk is checked and summed (`audit_totals`) on its own;
+    the sums give the same numbers as the in-memory audit. Only the sums, and the CIE rows, are ever in memory.
+    `scheduler`: a Dask scheduler name or a `distributed.Client` (default: Dask's threads). Tables need an `id` column."""
+    import dask
+    if not 0 < alpha < 1: raise AuditInputError(f"alpha must be in (0, 1), got {alpha}")
+    if not 0 < confidence < 1: raise AuditInputError(f"confidence must be in (0, 1), got {confidence}")
+    t0 = time.perf_counter()
+    blocksize = 64 * 2 ** 20
+    if not isinstance(compressed, Mapping): compressed = {'compressed': compressed}
+    if not compressed: raise AuditInputError("no compressed prediction sets given")
+    if 'reference' in compressed: raise AuditInputError("a compressed set may not be named 'reference'")
+    ref_runs = _dask_runs(reference, 'reference', blocksize)
+    cmp_runs = {str(k): _dask_runs(v, str(k), blocksize) for k, v in compressed.items()}
+    every = ref_runs + [r for rs in cmp_runs.values() for r in rs]
+    for name, _, df in every:                                   # columns: from the files' metadata, no work yet
+        miss = [c for c in ('id', 'y') if c not in df.columns]
+        if 'pred' not in df.columns and not _p_cols(df): miss.append('pred')
+        if miss: raise AuditInputError(f"{name}: missing column(s) {miss}; the out-of-core audit needs `id`, `y`, `pred` "
+                                       f"(or `p0..`) and optionally `a`")
+    compute = lambda *xs: dask.compute(*xs, scheduler=scheduler)   # a name, a distributed Client or None
+    # 1. one pass over every table: sizes, id order, labels, attribute values
+    scans = compute(*[_scan(df, _p_cols(df), partition_rows if i == 0 else 0) for i, (_, _, df) in enumerate(every)])
+    for s in scans: s['n'] = int(s['parts']['n'].sum())
+    n0 = scans[0]['n']
+    for (name, _, _), s in zip(every, scans):
+        if s['n'] == 0: raise AuditInputError(f"{name}: empty table (no rows)")
+        if s['n'] != n0: raise AuditInputError(f"{name}: {s['n']} rows but {every[0][0]} has {n0}: the runs are not on the same samples")
+        lo, hi, lo0, hi0 = s['parts']['min'].min(), s['parts']['max'].max(), scans[0]['parts']['min'].min(), scans[0]['parts']['max'].max()
+        if lo < lo0 or hi > hi0:
+            raise AuditInputError(f"{name}: id {_v(lo if lo < lo0 else hi)} is not in {every[0][0]}: the runs are not on the same samples")
+        if lo > lo0 or hi < hi0:
+            raise AuditInputError(f"{name}: id {_v(lo0 if lo > lo0 else hi0)} of {every[0][0]} is missing: the runs are not on the same samples")
+    n_p = {s['n_p'] for s in scans} - {0}
+    if len(n_p) > 1: raise AuditInputError(f"runs have different numbers of probability columns: {sorted(n_p)}")
+    names = read_classes(classes)
+    if names is None:
+        text = [v for s in scans for l in s['labels'].values() if not isinstance(l, tuple) for v in l]
+        if text: names = sorted(set(map(str, text)))
+        elif n_p: names = [str(c) for c in range(n_p.pop())]
+        else: names = [str(c) for c in range(1 + int(max(l[1] for s in scans for l in s['labels'].values())))]
+    coding = None
+    with_a = [s for s in scans if s['a'] is not None]
+    if with_a:
+        vals = pd.Series(pd.unique(np.concatenate([np.asarray(s['a']) for s in with_a])))
+        vals = vals[~(((vals == -1) if pd.api.types.is_numeric_dtype(vals) else vals.astype(str).str.strip().eq('')))]
+        if privileged is None and len(vals) == 2:
+            v0, v1 = sorted(vals, key=lambda v: (str(type(v)), v)); coding = ({str(v0): 0, str(v1): 1}, [str(v0), str(v1)])
+        elif privileged is not None:
+            if str(privileged) not in set(map(str, vals)):
+                raise AuditInputError(f"--privileged value {privileged!r} is not among the attribute values {sorted(map(str, vals))[:10]}")
+            coding = ({str(v): int(str(v) == str(privileged)) for v in vals}, [f"not {privileged}", str(privileged)])
+        elif len(vals) > 2:
+            raise AuditInputError(f"the attribute `a` has {len(vals)} values ({sorted(map(str, vals))[:6]}); give `privileged` "
+                                  "(--privileged VALUE) to binarise it")
+    elif privileged is not None: raise AuditInputError("--privileged given but the tables have no attribute column `a`")
+    # 2. the same id ranges in every run: sorted tables are only re-cut, others are sorted by Dask (out of core)
+    frames = []
+    for i, ((name, _, df), s) in enumerate(zip(every, scans)):
+        p = s['parts']
+        full = p[p['n'] > 0]
+        ordered = bool(full['mono'].all()) and bool((full['lo'].to_numpy()[1:] > full['hi'].to_numpy()[:-1]).all())
+        if ordered and len(full) == len(p): f = df.set_index('id', sorted=True, divisions=tuple(p['lo']) + (p['hi'].iloc[-1],))
+        elif ordered: f = df.set_index('id', sorted=True)
+        if i == 0:                                              # the anchor's id ranges: chunks of partition_rows
+            if ordered:
+                cuts = sorted({c for cs in full['cuts'] for c in cs})
+                hi = full['hi'].iloc[-1]
+                cuts = [c for c in cuts if c != hi] + [hi]          # the last chunk ends with the largest id
+                f = f.repartition(divisions=tuple(cuts)) if len(cuts) > 1 else f.repartition(npartitions=1)
+            else: f = df.set_index('id', npartitions=max(1, math.ceil(n0 / partition_rows)))
+            if not f.known_divisions: raise AuditInputError(f"{name}: could not find the id ranges of its partitions")
+            divisions = f.divisions
+        else: f = f.repartition(divisions=divisions, force=True) if ordered else df.set_index('id', divisions=divisions)
+        frames.append(f)
+    sides = dict(runs=[(n, s) for n, s, _ in every], n_ref=len(ref_runs), compressed=[(k_, len(v)) for k_, v in cmp_runs.items()])
+    chunk = dask.delayed(_chunk_totals, pure=True)
+    parts = [chunk(ps, sides, names, coding, n_splits, seed, prob_tol)
+             for ps in zip(*[f.to_delayed() for f in frames])]
+    # the chunks' totals are added as they come, a few chunks at a time: with many classes a chunk's confusion counts
+    # (runs x 3 groups x C x C) are the biggest thing in memory, so at most `batch` of them are held at once
+    batch = max(2, sum(scheduler.nthreads().values()) if hasattr(scheduler, 'nthreads') else os.cpu_count() or 2)
+    tot = None
+    for i in range(0, len(parts), batch): tot = _merge_some(tot, *compute(*parts[i:i + batch]))
+    if tot is None: raise AuditInputError("the tables hold no rows")
+    seeds = lambda rs: [s for _, s, _ in rs]
+    for rs, side in [(ref_runs, 'reference')] + [(v, k_) for k_, v in cmp_runs.items()]:
+        ss = seeds(rs)
+        if any(s is not None for s in ss) and len(set(ss)) != len(ss): raise AuditInputError(f"{side}: two runs have the same seed")
+    mk = lambda side, rs: Side(side, None, None, [n for n, _, _ in rs], seeds(rs))
+    data = AuditData(None, None, None, names, coding[1] if coding else [], mk('reference', ref_runs),
+                     {k_: mk(k_, v) for k_, v in cmp_runs.items()},
+                     '' if coding else 'no attribute column `a` in the tables', None, tot['n_samples'])
+    if tot['n_samples'] != n0: raise AuditInputError(f"the chunks hold {tot['n_samples']} samples, the tables {n0}")
+    inputs = dict(reference=str(reference), compressed={k_: str(v) for k_, v in compressed.items()},
+                  classes=str(classes) if isinstance(classes, (str, Path)) else None, privileged=privileged,
+                  executor=f"dask ({len(frames[0].divisions) - 1} chunks of up to {partition_rows:,} samples)")
+    res = Audit(data, alpha, confidence, n_resamples, seed, inputs, totals=tot)
+    res.seconds += time.perf_counter() - t0
+    return res
 
 # %% ../nbs/16_audit.ipynb #61173694
 def _sets(values: list) -> dict:
@@ -889,14 +1172,25 @@ def audit_main(argv=None) -> int:
     ap.add_argument('--alpha', type=float, default=0.05)
     ap.add_argument('--confidence', type=float, default=0.95)
     ap.add_argument('--n-resamples', type=int, default=1000, help='bootstrap resamples (single runs; CEV/SDE)')
-    ap.add_argument('--executor', default='local', choices=['local', 'dask'])
+    ap.add_argument('--executor', default='local', choices=['local', 'dask'],
+                    help='dask: tables bigger than memory, read and summed in chunks (audit_dask)')
+    ap.add_argument('--scheduler', default=None, help='with --executor dask: a Dask scheduler address (default: local threads)')
+    ap.add_argument('--partition-rows', type=int, default=2_000_000, help='with --executor dask: samples per chunk')
     a = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
-    if a.executor == 'dask':
-        print("kdfair audit: error: --executor dask is not implemented yet; use the default local executor", file=sys.stderr)
-        return 2
+    if a.scheduler and a.executor != 'dask': ap.error('--scheduler needs --executor dask')
+    if a.partition_rows < 1: ap.error(f'--partition-rows must be at least 1, got {a.partition_rows}')
+    ref = a.reference if len(a.reference) > 1 else a.reference[0]
     try:
-        res = audit(a.reference if len(a.reference) > 1 else a.reference[0], _sets(a.compressed), a.classes, a.privileged,
-                    a.alpha, a.confidence, a.n_resamples)
+        if a.executor == 'dask':
+            client = None
+            if a.scheduler:
+                from distributed import Client
+                client = Client(a.scheduler)
+            try: res = audit_dask(ref, _sets(a.compressed), a.classes, a.privileged, a.alpha, a.confidence, a.n_resamples,
+                                  partition_rows=a.partition_rows, scheduler=client)
+            finally:
+                if client is not None: client.close()
+        else: res = audit(ref, _sets(a.compressed), a.classes, a.privileged, a.alpha, a.confidence, a.n_resamples)
         page = res.to_html(a.out)
     except AuditInputError as e:
         print(f"kdfair audit: error: {e}", file=sys.stderr); return 2

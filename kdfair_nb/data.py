@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/data.html.md"""
 
 # %% ../nbs/00_data.ipynb #6d46f5c5
 from __future__ import annotations
-import codecs, hashlib, json, math, pickle, random, warnings
+import codecs, hashlib, json, math, multiprocessing, os, pickle, random, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +22,10 @@ from .core import Registry, compute_once
 __all__ = ['SHAPES', 'TEXTURES', 'COLORS', 'FEATURES', 'WARM_COLORS', 'IMAGENET_STATS', 'WIDER_CLUSTERS', 'WIDER_ATTRIBUTES',
            'CELEBA_SPLITS', 'DATASETS', 'shape_polygons', 'shape_masks', 'texture_pattern', 'render_trifeature',
            'FairDataset', 'TensorFairDataset', 'normalize', 'class_skews', 'heldout_combinations', 'BiasedTrifeature',
-           'make_biased_trifeature', 'subsample_classes', 'TensorDL', 'random_flip_shift', 'fair_dataloaders',
-           'attribute_only_accuracy', 'FairImageDataset', 'wider_image_gender', 'load_wider_attribute',
-           'write_wider_fixture', 'read_celeba_attributes', 'load_celeba', 'write_celeba_fixture', 'UnsafePickleError',
-           'load_cifar100', 'write_cifar100_fixture', 'load_splits']
+           'make_biased_trifeature', 'subsample_classes', 'TensorDL', 'random_flip_shift', 'auto_num_workers',
+           'place_dataloaders', 'fair_dataloaders', 'attribute_only_accuracy', 'read_image', 'FairImageDataset',
+           'wider_image_gender', 'load_wider_attribute', 'write_wider_fixture', 'read_celeba_attributes', 'load_celeba',
+           'write_celeba_fixture', 'UnsafePickleError', 'load_cifar100', 'write_cifar100_fixture', 'load_splits']
 
 # %% ../nbs/00_data.ipynb #29b269cb
 SHAPES = ['triangle', 'square', 'plus', 'circle', 'tee', 'rhombus', 'pentagon', 'star', 'fivesquare', 'trapezoid']
@@ -414,19 +414,45 @@ def random_flip_shift(x: torch.Tensor, seed: int, max_shift: int = 2) -> torch.T
         x = p[..., dy:dy + x.shape[-2], dx:dx + x.shape[-1]]
     return x
 
+def auto_num_workers(n_batches: int, max_workers: int = 8) -> int:
+    """Worker processes for a DataLoader that decodes files: one per CPU thread this process trains with
+    (`torch.get_num_threads()`, within the cores it may use), at most `max_workers` and `n_batches`; none for a single
+    batch (nothing to overlap) or in a daemonic process (which may not start any)."""
+    if n_batches <= 1 or multiprocessing.current_process().daemon: return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    return max(1, min(max_workers, cores, torch.get_num_threads(), n_batches))
+
+def place_dataloaders(dls: DataLoaders, device=None) -> DataLoaders:
+    """Put `dls` on `device` (None: the CPU); loaders whose pinning was left automatic (`pin_memory=None` in
+    `fair_dataloaders`) pin their batches exactly when `device` is CUDA."""
+    dev = torch.device(device or 'cpu')
+    dls.to(dev)
+    for dl in dls.loaders:
+        if getattr(dl, 'pin_auto', False): dl.pin_memory = dl.fake_l.pin_memory = dev.type == 'cuda'
+    return dls
+
 def fair_dataloaders(train: FairDataset, valid: FairDataset, bs: int = 128, augment: bool = False,
-                     num_workers: int = 0, device=None, channels_last: bool = False, seed: int | None = None,
-                     val_bs: int | None = None) -> DataLoaders:
-    "fastai `DataLoaders` yielding `(x, y, a, idx)` from two `FairDataset`s (tensor-indexed when in memory)."
+                     num_workers: int | None = None, device=None, channels_last: bool = False, seed: int | None = None,
+                     val_bs: int | None = None, pin_memory: bool | None = None) -> DataLoaders:
+    """fastai `DataLoaders` yielding `(x, y, a, idx)` from two `FairDataset`s on `device` (None: the CPU): tensor-indexed
+    when in memory, else decoded by `num_workers` processes (None: `auto_num_workers`). `pin_memory` (None: on CUDA)
+    pins the batches' memory for faster copies to the GPU."""
     if seed is not None: random.seed(seed)
     if len(train) == 0: raise ValueError("the training set is empty")
-    dev = device or 'cpu'
-    mk = lambda ds, shuffle, b, aug: (
-        TensorDL(ds, bs=b, shuffle=shuffle, drop_last=shuffle and len(ds) > b, augment=aug, device=dev,
-                 channels_last=channels_last) if isinstance(ds, TensorFairDataset)
-        else DataLoader(ds, bs=b, shuffle=shuffle, drop_last=shuffle and len(ds) > b, num_workers=num_workers,
-                        device=dev))
-    return DataLoaders(mk(train, True, bs, augment), mk(valid, False, val_bs or 2 * bs, False), device=dev)
+    if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
+        raise ValueError(f"num_workers must be None (automatic) or an integer >= 0, got {num_workers!r}")
+    def mk(ds, shuffle, b, aug):
+        drop = shuffle and len(ds) > b
+        if isinstance(ds, TensorFairDataset):
+            dl = TensorDL(ds, bs=b, shuffle=shuffle, drop_last=drop, augment=aug, channels_last=channels_last)
+        else:
+            n_batches = len(ds) // b if drop else math.ceil(len(ds) / b)
+            nw = auto_num_workers(n_batches) if num_workers is None else num_workers
+            dl = DataLoader(ds, bs=b, shuffle=shuffle, drop_last=drop, num_workers=nw)
+        dl.pin_auto = pin_memory is None
+        dl.pin_memory = dl.fake_l.pin_memory = bool(pin_memory)
+        return dl
+    return place_dataloaders(DataLoaders(mk(train, True, bs, augment), mk(valid, False, val_bs or 2 * bs, False)), device)
 
 # %% ../nbs/00_data.ipynb #fa8c58d2
 def attribute_only_accuracy(train: FairDataset, test: FairDataset) -> float:
@@ -437,8 +463,21 @@ def attribute_only_accuracy(train: FairDataset, test: FairDataset) -> float:
     return (guess[test.a.clamp(min=0)] == test.y).float().mean().item()
 
 # %% ../nbs/00_data.ipynb #5d526bcb
+def read_image(path, size: int) -> torch.Tensor:
+    """The image file `path` as a uint8 RGB tensor `(3, size, size)`: `torchvision.io.decode_image`, then an antialiased
+    bilinear resize; formats torchvision does not decode go through PIL (same resize)."""
+    from torchvision.io import ImageReadMode, decode_image
+    from torchvision.transforms.v2.functional import resize
+    try: x = decode_image(str(path), mode=ImageReadMode.RGB)
+    except (RuntimeError, ValueError):
+        from PIL import Image
+        try:
+            with Image.open(path) as im: x = torch.from_numpy(np.asarray(im.convert('RGB')).copy()).permute(2, 0, 1)
+        except Exception as e: raise ValueError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
+    return resize(x, [size, size], antialias=True)
+
 class FairImageDataset(FairDataset):
-    "Images on disk, loaded lazily with PIL, resized to `size`, with labels and attribute."
+    "Images on disk, decoded lazily by `read_image` at `size` px, with labels and attribute."
     def __init__(self, files, y, a=None, classes=None, groups=('group 0', 'group 1'), size: int = 224,
                  stats=IMAGENET_STATS, meta=None):
         self.files = [Path(f) for f in files]
@@ -448,11 +487,7 @@ class FairImageDataset(FairDataset):
         missing = [f for f in self.files if not f.exists()]
         if missing: raise FileNotFoundError(f"{len(missing)} image(s) missing, e.g. {missing[0]}")
     def __getitem__(self, i):
-        from PIL import Image
-        with Image.open(self.files[i]) as im:
-            im = im.convert('RGB').resize((self.size, self.size), Image.BILINEAR)
-            x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
-        return normalize(x, self.stats), self.y[i], self.a[i], torch.as_tensor(i)
+        return normalize(read_image(self.files[i], self.size), self.stats), self.y[i], self.a[i], torch.as_tensor(i)
     def fingerprint(self) -> str:
         "A short hash of the file list (paths, sizes, mtimes), labels, attributes, image size and stats."
         h = hashlib.sha1(json.dumps([self.size, list(self.stats)]).encode())
@@ -461,13 +496,9 @@ class FairImageDataset(FairDataset):
         for t in (self.y, self.a): h.update(t.contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
     def to_tensor_dataset(self) -> TensorFairDataset:
-        "Load every image into memory (fast training for data sets that fit)."
-        from PIL import Image
-        xs = []
-        for f in self.files:
-            with Image.open(f) as im:
-                xs.append(torch.from_numpy(np.asarray(im.convert('RGB').resize((self.size, self.size))).copy()))
-        x = torch.stack(xs).permute(0, 3, 1, 2).contiguous() if xs else torch.zeros(0, 3, self.size, self.size, dtype=torch.uint8)
+        "Load every image into memory (fast training for data sets that fit); the same pixels as the lazy items."
+        xs = [read_image(f, self.size) for f in self.files]
+        x = torch.stack(xs) if xs else torch.zeros(0, 3, self.size, self.size, dtype=torch.uint8)
         return TensorFairDataset(x, self.y, self.a, self.classes, self.groups, self.stats, self.meta)
 
 def _need_dir(p, what):

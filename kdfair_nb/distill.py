@@ -1,4 +1,4 @@
-"""KD, RKD, CTKD and KD++ as fastai callbacks on the student's `Learner`, with the frozen teacher's outputs cached once per training set.
+"""KD, RKD, CTKD and KD++ as fastai callbacks on the student's `Learner`, with the frozen teacher's outputs cached once per training set, or once per augmented view replayed (FKD).
 
 Docs: https://kdfair.github.io/kdfair/distill.html.md"""
 
@@ -6,8 +6,9 @@ Docs: https://kdfair.github.io/kdfair/distill.html.md"""
 
 # %% ../nbs/03_distill.ipynb #8d03d2b3
 from __future__ import annotations
-import hashlib, inspect, math, numbers, warnings
+import hashlib, inspect, math, numbers, random, warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +26,10 @@ __all__ = ['TEACHER_CACHE_SIZE', 'TEACHER_CACHE_STATS', 'KD_METHODS', 'kd_loss',
            'rkd_angle_loss', 'rkd_loss', 'ScaleGrad', 'scale_grad', 'ctkd_lambda', 'GlobalTemperature',
            'InstanceTemperature', 'class_means', 'nd_loss', 'kdpp_projector', 'TeacherOutputs', 'clear_teacher_cache',
            'teacher_fingerprint', 'cache_unavailable_reason', 'teacher_outputs', 'cached_teacher_outputs',
-           'DistillCallback', 'KDCallback', 'RKDCallback', 'CTKDCallback', 'KDPPCallback', 'kd_method_params',
-           'make_kd_callback', 'distill']
+           'counter_hash', 'view_params', 'epoch_view_ids', 'apply_views', 'ReplayViews', 'find_replay',
+           'topk_compress', 'topk_rebuild', 'compact_outputs', 'ViewOutputs', 'teacher_view_outputs', 'view_cache_key',
+           'cached_view_outputs', 'DistillCallback', 'KDCallback', 'RKDCallback', 'CTKDCallback', 'KDPPCallback',
+           'kd_method_params', 'make_kd_callback', 'distill']
 
 # %% ../nbs/03_distill.ipynb #0731cfd5
 def kd_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, T=4.0) -> torch.Tensor:
@@ -258,6 +261,273 @@ def cached_teacher_outputs(teacher: nn.Module, dl, cache_dir=None, bs: int = 512
     while len(_TEACHER_CACHE) > TEACHER_CACHE_SIZE: _TEACHER_CACHE.popitem(last=False)
     return out
 
+# %% ../nbs/03_distill.ipynb #6344b8ee
+_M32 = 0xFFFFFFFF
+
+def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
+    "`x * c mod 2^32` for int64 tensors holding 32-bit values (the constant split in halves: no int64 overflow)."
+    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & _M32
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    "lowbias32 (C. Wellons): a bijective 32-bit integer mixer."
+    x = x ^ (x >> 16); x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15); x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+def counter_hash(*keys) -> torch.Tensor:
+    """A 32-bit hash (an int64 tensor in `[0, 2^32)`) of integer keys, each an int or a tensor (broadcast together,
+    on the first tensor's device; each key taken mod 2^32): counter-based, so the same keys give the same value
+    anywhere, with no random-number state."""
+    dev = next((k.device for k in keys if torch.is_tensor(k)), None)
+    h = torch.zeros((), dtype=torch.long, device=dev)
+    for k in keys: h = _mix32(((h ^ (torch.as_tensor(k, dtype=torch.long, device=dev) & _M32)) + 0x9E3779B9) & _M32)
+    return h
+
+_VIEW_STREAM, _EPOCH_STREAM = 1, 2  # separate hash streams for a view's geometry and for the epoch's choice of view
+
+def view_params(idx: torch.Tensor, v: torch.Tensor, seed: int = 0, pad: int = 4, flip: bool = True) -> tuple:
+    """The geometry of view `v` of sample `idx` (tensors, broadcast): crop offsets `dy`, `dx` in `[0, 2 * pad]` into
+    the zero-padded image and a horizontal `flip` (bool; all False when `flip=False`), from `counter_hash(seed, idx, v)`."""
+    idx, v = torch.as_tensor(idx), torch.as_tensor(v)
+    h = counter_hash(seed, _VIEW_STREAM, idx.long(), v.to(idx.device).long())
+    n = 2 * pad + 1
+    dy, dx = (h & 0xFFFF) % n, ((h >> 16) & 0x7FFF) % n
+    fl = ((h >> 31) & 1).bool() if flip else torch.zeros_like(h, dtype=torch.bool)
+    return dy, dx, fl
+
+def epoch_view_ids(idx: torch.Tensor, epoch: int, n_views: int, seed: int = 0) -> torch.Tensor:
+    """The view each sample `idx` is shown in `epoch`: `(counter_hash(seed, idx) + epoch) % n_views`, so a sample
+    goes through all its views, in an order of its own, once every `n_views` epochs (consecutive epochs differ)."""
+    idx = torch.as_tensor(idx).long()
+    return (counter_hash(seed, _EPOCH_STREAM, idx) + int(epoch)) % n_views
+
+def apply_views(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """Sample `i` of the batch `x` `(B, C, H, W)` zero-padded by `pad`, cropped back to `H x W` at `(dy_i, dx_i)`,
+    then flipped left-right where `flip_i`; one gather for the whole batch. Keeps `x`'s memory format."""
+    B, C, H, W = x.shape
+    if len(dy) != B or len(dx) != B or len(flip) != B:
+        raise ValueError(f"a batch of {B} images needs {B} view parameters, got {len(dy)}, {len(dx)}, {len(flip)}")
+    dev = x.device
+    dy, dx, flip = dy.to(dev).long(), dx.to(dev).long(), flip.to(dev).bool()
+    xp = F.pad(x, [pad] * 4).permute(0, 2, 3, 1)  # (B, H + 2p, W + 2p, C)
+    ar_h, ar_w = torch.arange(H, device=dev), torch.arange(W, device=dev)
+    rows = dy[:, None] + ar_h                                                   # (B, H)
+    cols = dx[:, None] + torch.where(flip[:, None], W - 1 - ar_w, ar_w)         # (B, W): reversed when flipped
+    out = xp[torch.arange(B, device=dev)[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    return out if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else out.contiguous()
+
+# %% ../nbs/03_distill.ipynb #2bbab69f
+class ReplayViews(Callback):
+    """Augments each training batch with views fixed by `(seed, sample index, view id)`: zero pad by `pad`, crop back
+    at an offset, flip left-right (`flip`). In epoch `e` sample `i` is shown its view `epoch_view_ids(i, e)` of
+    `n_views`; `learn.view_ids` holds the batch's view ids (None in validation, which is not augmented)."""
+    order = -4  # after AttributeBatch (-5), which sets learn.sample_idx; before the distillation callbacks (10)
+    def __init__(self, n_views: int, seed: int = 0, pad: int = 4, flip: bool = True):
+        super().__init__()
+        if not (isinstance(n_views, numbers.Integral) and not isinstance(n_views, bool) and n_views >= 1):
+            raise ValueError(f"n_views must be an integer >= 1, got {n_views!r}")
+        if not (isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and pad >= 0):
+            raise ValueError(f"pad must be an integer >= 0, got {pad!r}")
+        if not isinstance(seed, numbers.Integral): raise ValueError(f"seed must be an integer, got {seed!r}")
+        self.n_views, self.seed, self.pad, self.flip = int(n_views), int(seed), int(pad), bool(flip)
+    @property
+    def spec(self) -> dict:
+        "What fixes the views (part of the teacher-view cache's key)."
+        return {'n_views': self.n_views, 'seed': self.seed, 'pad': self.pad, 'flip': self.flip}
+    def view_batch(self, x: torch.Tensor, idx: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        "Views `v` of the samples `idx` whose images are the batch `x`."
+        return apply_views(x, *view_params(idx, v, self.seed, self.pad, self.flip), pad=self.pad)
+    def before_fit(self):
+        if getattr(self.learn.dls.train, 'augment', False):
+            raise ValueError("ReplayViews replaces the DataLoader's own augmentation: make the training DataLoader "
+                             "with augment=False (otherwise the replayed views are not the views the teacher saw)")
+        self.learn.view_ids = None
+    def before_batch(self):
+        learn = self.learn
+        if not learn.training: learn.view_ids = None; return
+        idx = getattr(learn, 'sample_idx', None)
+        if idx is None:
+            raise ValueError("ReplayViews needs each training sample's index: batches must be (x, y, a, idx) "
+                             "(kdfair_nb.data.fair_dataloaders), with kdfair_nb.train.AttributeBatch in the Learner")
+        v = epoch_view_ids(idx, learn.epoch, self.n_views, self.seed)
+        learn.view_ids = v
+        learn.xb = (self.view_batch(learn.xb[0], idx, v), *learn.xb[1:])
+
+def find_replay(learn) -> ReplayViews | None:
+    "The `ReplayViews` callback of `learn`, or None."
+    rv = [c for c in learn.cbs if isinstance(c, ReplayViews)]
+    if len(rv) > 1: raise ValueError(f"a Learner takes one ReplayViews callback, got {len(rv)}")
+    return rv[0] if rv else None
+
+# %% ../nbs/03_distill.ipynb #17109994
+def topk_compress(logits: torch.Tensor, k: int) -> tuple:
+    """The `k` largest log-probabilities `log_softmax(logits)` (float16, clamped at -6e4) and their class indices
+    (int16, or int32 beyond 32767 classes) along the last dimension; `k` larger than the number of classes keeps all."""
+    if not (isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1):
+        raise ValueError(f"cache_topk must be an integer >= 1 or None, got {k!r}")
+    C = logits.shape[-1]
+    lp, ind = F.log_softmax(logits.float(), -1).topk(min(int(k), C), dim=-1)
+    return lp.clamp(min=-6e4).half(), ind.to(torch.int16 if C <= 32767 else torch.int32)
+
+def topk_rebuild(lp: torch.Tensor, ind: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Full logits (float32, `(..., n_classes)`) from `topk_compress`'s output: the stored log-probabilities at
+    their classes, and on every other class `log(r / (n_classes - k))`, `r = 1 - sum(exp(lp))` the mass left over, so
+    that `softmax` gives the stored top-k probabilities and spreads the rest uniformly (FKD's scheme)."""
+    lp = lp.float(); k = lp.shape[-1]
+    rest = (1 - lp.exp().sum(-1, keepdim=True)).clamp(min=torch.finfo(torch.float32).tiny)
+    fill = (rest / max(n_classes - k, 1)).log()
+    return fill.expand(*lp.shape[:-1], n_classes).clone().scatter_(-1, ind.long(), lp)
+
+def compact_outputs(z: torch.Tensor | None, e: torch.Tensor | None, topk: int | None) -> tuple:
+    """The teacher's `(logits, embedding)` as the compact cache gives them back (`topk` set): logits rebuilt from the
+    top-k (`topk_rebuild`), embedding rounded to float16; unchanged (float32) when `topk` is None. The online teacher
+    goes through the same function, so the loss does not depend on whether the cache is used."""
+    if topk is None: return z, e
+    if z is not None: z = topk_rebuild(*topk_compress(z, topk), z.shape[-1])
+    return z, None if e is None else e.half().float()
+
+# %% ../nbs/03_distill.ipynb #27879bec
+@dataclass
+class ViewOutputs:
+    """A frozen teacher's outputs on `n_views` views of every training sample, row `[i, v]` = sample `i`, view `v`:
+    full logits `(N, V, C)` float32, or (compact) the top-k log-probabilities `(N, V, k)` float16 and their classes;
+    embeddings `(N, V, d)` (float32; float16 when compact) where asked for; `spec` says what was stored."""
+    logits: torch.Tensor | None; topk_lp: torch.Tensor | None; topk_idx: torch.Tensor | None
+    emb: torch.Tensor | None; y: torch.Tensor; n_classes: int; spec: dict; key: str | None = None
+    def to(self, device) -> ViewOutputs:
+        mv = lambda t: None if t is None else t.to(device)
+        return ViewOutputs(mv(self.logits), mv(self.topk_lp), mv(self.topk_idx), mv(self.emb), mv(self.y),
+                           self.n_classes, self.spec, self.key)
+    def rows(self, idx: torch.Tensor, v: torch.Tensor) -> tuple:
+        "The teacher's `(logits, embedding)` (float32, None for a part not stored) for samples `idx` in views `v`."
+        idx, v = idx.long(), v.long()
+        if self.logits is not None: z = self.logits[idx, v]
+        elif self.topk_lp is not None: z = topk_rebuild(self.topk_lp[idx, v], self.topk_idx[idx, v], self.n_classes)
+        else: z = None
+        return z, None if self.emb is None else self.emb[idx, v].float()
+    @property
+    def nbytes(self) -> int:
+        "Bytes held by the tensors."
+        return sum(t.numel() * t.element_size() for t in (self.logits, self.topk_lp, self.topk_idx, self.emb, self.y)
+                   if t is not None)
+
+def _view_spec(replay: ReplayViews, topk, logits: bool, emb: bool) -> dict:
+    return {**replay.spec, 'topk': None if topk is None else int(topk), 'logits': bool(logits), 'emb': bool(emb)}
+
+@torch.no_grad()
+def teacher_view_outputs(teacher: nn.Module, dl, replay: ReplayViews, bs: int = 512, topk: int | None = None,
+                         logits: bool = True, emb: bool = False) -> ViewOutputs:
+    """The teacher's outputs on all `replay.n_views` views of every sample of `dl`'s data set: its un-augmented
+    batches in sample-index order, each viewed by `replay.view_batch` once per view id, in eval mode (the teacher's
+    mode is restored). Stores the `logits` (all, or the top-`topk`) and, with `emb`, the embeddings."""
+    if emb and not hasattr(teacher, 'forward_both'):
+        raise TypeError(f"caching the teacher's embeddings needs a KDNet teacher, got {type(teacher).__name__}")
+    if not (logits or emb): raise ValueError("nothing to cache: logits=False and emb=False")
+    if topk is not None: topk_compress(torch.zeros(1, 2), topk)  # checks topk before the expensive pass
+    odl = _ordered_loader(dl, bs)
+    n, V = len(odl.dataset), replay.n_views
+    st, C = {}, None
+    y_all = torch.full((n,), -1, dtype=torch.long); seen = torch.zeros(n, dtype=torch.bool)
+    bad = torch.zeros(n, V, dtype=torch.bool)
+    was = teacher.training; teacher.eval()
+    try:
+        for b in odl:
+            if len(b) < 4: raise ValueError("batches must be (x, y, a, idx) to cache the teacher's outputs by index")
+            x, idx = b[0], b[-1].long()
+            ic = idx.cpu(); y_all[ic] = b[1].long().cpu(); seen[ic] = True
+            for v in range(V):
+                xv = replay.view_batch(x, idx, torch.full_like(idx, v))
+                e, z = teacher.forward_both(xv) if emb else (None, teacher(xv))
+                z = z.float(); e = None if e is None else e.float()
+                ok = torch.isfinite(z).all(1) if e is None else torch.isfinite(z).all(1) & torch.isfinite(e).all(1)
+                bad[ic, v] = ~ok.cpu()
+                if C is None:
+                    C = z.shape[1]
+                    if logits and topk is None: st['logits'] = torch.empty(n, V, C)
+                    if logits and topk is not None:
+                        lp0, ind0 = topk_compress(z[:1], topk)
+                        st['topk_lp'] = torch.empty(n, V, lp0.shape[1], dtype=lp0.dtype)
+                        st['topk_idx'] = torch.empty(n, V, lp0.shape[1], dtype=ind0.dtype)
+                    if emb: st['emb'] = torch.empty(n, V, e.shape[1], dtype=torch.float32 if topk is None else torch.float16)
+                if 'logits' in st: st['logits'][ic, v] = z.cpu()
+                if 'topk_lp' in st:
+                    lp, ind = topk_compress(z, topk); st['topk_lp'][ic, v] = lp.cpu(); st['topk_idx'][ic, v] = ind.cpu()
+                if emb: st['emb'][ic, v] = e.cpu().to(st['emb'].dtype)
+    finally: teacher.train(was)
+    if C is None: raise ValueError("the training set is empty")
+    if not seen.all(): raise ValueError(f"the ordered pass missed {int((~seen).sum())} sample indices")
+    if bad.any():
+        raise FloatingPointError(f"the teacher's outputs are NaN or infinite on {int(bad.any(1).sum())} of {n} training "
+                                 "samples (in some view); check its weights before distilling")
+    return ViewOutputs(st.get('logits'), st.get('topk_lp'), st.get('topk_idx'), st.get('emb'), y_all, C,
+                       _view_spec(replay, topk, logits, emb))
+
+_VIEW_PARTS = ('logits', 'topk_lp', 'topk_idx', 'emb', 'y')
+
+def _views_sha1(d: dict) -> str:
+    h = hashlib.sha1(repr((sorted(d['spec'].items()), d['n_classes'])).encode())
+    for nm in _VIEW_PARTS:
+        t = d[nm]
+        h.update(f"{nm}|{None if t is None else (t.dtype, tuple(t.shape))}".encode())
+        if t is not None: h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+def _save_view_file(out: ViewOutputs, path):
+    d = {nm: getattr(out, nm) for nm in _VIEW_PARTS}
+    d.update(n_classes=out.n_classes, spec=out.spec)
+    torch.save({**d, 'sha1': _views_sha1(d)}, path)
+
+def _load_view_file(path, n: int, spec: dict) -> ViewOutputs:
+    "The view outputs stored in `path` for `n` samples and `spec`; an error naming the file if it is damaged."
+    def bad(what):
+        return ValueError(f"the teacher-view cache file {path} {what}; delete it and it is recomputed on the next run")
+    try: d = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise bad(f"cannot be read, it is truncated or corrupt ({type(e).__name__}: {e})") from e
+    if not (isinstance(d, dict) and set(_VIEW_PARTS) | {'n_classes', 'spec', 'sha1'} <= set(d)
+            and all(d[nm] is None or torch.is_tensor(d[nm]) for nm in _VIEW_PARTS) and torch.is_tensor(d['y'])):
+        raise bad("is not a teacher-view cache (a dict of tensors 'logits', 'topk_lp', 'topk_idx', 'emb', 'y', "
+                  "with 'n_classes', 'spec' and 'sha1')")
+    if d['spec'] != spec: raise bad(f"holds views {d['spec']}, not {spec}")
+    V, parts = spec['n_views'], [d[nm] for nm in ('logits', 'topk_lp', 'topk_idx', 'emb') if d[nm] is not None]
+    if (d['y'].shape != (n,) or d['y'].dtype != torch.long or not parts
+            or any(t.dim() != 3 or t.shape[:2] != (n, V) for t in parts)
+            or (d['topk_lp'] is None) != (d['topk_idx'] is None)):
+        shapes = {nm: None if d[nm] is None else tuple(d[nm].shape) for nm in _VIEW_PARTS}
+        raise bad(f"does not fit the {n}-sample training set with {V} views ({shapes})")
+    if d['sha1'] != _views_sha1(d): raise bad("is corrupt: its tensors do not match their checksum")
+    if not all(torch.isfinite(d[nm]).all() for nm in ('logits', 'topk_lp', 'emb') if d[nm] is not None):
+        raise bad("is corrupt: it holds NaN or infinite outputs")
+    return ViewOutputs(d['logits'], d['topk_lp'], d['topk_idx'], d['emb'], d['y'], int(d['n_classes']), d['spec'])
+
+def view_cache_key(teacher: nn.Module, ds, replay: ReplayViews, topk: int | None = None, logits: bool = True,
+                   emb: bool = False) -> str:
+    "The key of a teacher-view cache: teacher hash, data fingerprint and a hash of the view spec and what is stored."
+    spec = hashlib.sha1(repr(sorted(_view_spec(replay, topk, logits, emb).items())).encode()).hexdigest()[:10]
+    return f"{teacher_fingerprint(teacher)}-{_data_key(ds)}-{spec}"
+
+def cached_view_outputs(teacher: nn.Module, dl, replay: ReplayViews, cache_dir=None, bs: int = 512,
+                        topk: int | None = None, logits: bool = True, emb: bool = False) -> ViewOutputs:
+    """`teacher_view_outputs` memoised like `cached_teacher_outputs`: in memory and, with `cache_dir`, in a file
+    `teacher_views_<key>.pt` (`view_cache_key`) computed by one process when several ask at once. A damaged file
+    raises an error naming it."""
+    compute = lambda: teacher_view_outputs(teacher, dl, replay, bs, topk, logits, emb)
+    reason = cache_unavailable_reason(dl)
+    if reason and 'fingerprint' in reason: return compute()  # nothing to key on: no memo
+    key = view_cache_key(teacher, dl.dataset, replay, topk, logits, emb)
+    mkey = f"views-{key}"
+    if mkey in _TEACHER_CACHE:
+        TEACHER_CACHE_STATS['hits'] += 1; _TEACHER_CACHE.move_to_end(mkey)
+        return _TEACHER_CACHE[mkey]
+    if cache_dir is None: out, computed = compute(), True
+    else:
+        spec = _view_spec(replay, topk, logits, emb)
+        out, computed = compute_once(Path(cache_dir) / f"teacher_views_{key}.pt", compute, _save_view_file,
+                                     lambda p: _load_view_file(p, len(dl.dataset), spec))
+    out.key = key; TEACHER_CACHE_STATS['misses' if computed else 'disk'] += 1
+    _TEACHER_CACHE[mkey] = out
+    while len(_TEACHER_CACHE) > TEACHER_CACHE_SIZE: _TEACHER_CACHE.popitem(last=False)
+    return out
+
 # %% ../nbs/03_distill.ipynb #2a48574e
 class _ExtraParamsSplitter:
     "Wraps a `Learner` splitter to append a callback's trainable parameters to the last parameter group."
@@ -268,16 +538,34 @@ class _ExtraParamsSplitter:
             return [*groups[:-1], L(groups[-1]) + self.params]
         return L(groups) + self.params
 
+@contextmanager
+def _rng_neutral(device=None):
+    """Restores torch's (CPU and `device`'s CUDA) and Python's random state on exit: iterating a DataLoader draws from
+    them, so a cache that is filled would otherwise shift the random numbers of training (dropout) against one loaded."""
+    state = random.getstate()
+    dev = torch.device(device) if device is not None else torch.device('cpu')
+    try:
+        with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []): yield
+    finally: random.setstate(state)
+
 class DistillCallback(Callback):
-    "Base of the distillation callbacks: teacher outputs (cached or online), CE rescaling, `learn.kd_terms`."
-    order, needs_emb = 10, False
-    def __init__(self, teacher: nn.Module, gamma: float = 1., cache: bool = True, cache_dir=None, cache_bs: int = 512):
+    """Base of the distillation callbacks: teacher outputs (cached or online; for the views of a `ReplayViews` in
+    the same Learner, cached per view), CE rescaling, `learn.kd_terms`. `cache_topk`: distil from the teacher's
+    top-k log-probabilities with the rest spread uniformly, stored compactly (`compact_outputs`)."""
+    order, needs_emb, uses_logits = 10, False, True
+    def __init__(self, teacher: nn.Module, gamma: float = 1., cache: bool = True, cache_dir=None, cache_bs: int = 512,
+                 cache_topk: int | None = None):
         super().__init__()
         if not isinstance(teacher, nn.Module): raise TypeError(f"teacher must be a torch module, got {type(teacher).__name__}")
         _check_weight('gamma', gamma)
+        if cache_topk is not None:
+            if not self.uses_logits:
+                raise ValueError(f"{type(self).__name__} does not use the teacher's logits: cache_topk does not apply")
+            topk_compress(torch.zeros(1, 2), cache_topk)  # an integer >= 1
         self.teacher, self.gamma, self.use_cache, self.cache_dir, self.cache_bs = teacher, gamma, cache, cache_dir, cache_bs
+        self.cache_topk = None if cache_topk is None else int(cache_topk)
         self.extras = nn.ModuleDict()
-        self.outputs = self._t_logits = self._t_emb = None
+        self.outputs = self.view_outputs = self._t_logits = self._t_emb = self._replay = None
         self._created = False
     # --- hooks for the methods
     def build(self, learn):
@@ -301,16 +589,27 @@ class DistillCallback(Callback):
         self._check_models(learn)
         self._check_optimiser(learn)
         dl = learn.dls.train
-        self.outputs = self._t_logits = self._t_emb = None
+        self.outputs = self.view_outputs = self._t_logits = self._t_emb = None
+        self._replay = find_replay(learn)
         reason = cache_unavailable_reason(dl) if self.use_cache else 'caching is off (cache=False)'
         if self.use_cache and reason:
             warnings.warn(f"{type(self).__name__}: not caching the teacher's outputs because {reason}; "
                           "the teacher runs online on every training batch")
-        if not reason:
-            self.outputs = cached_teacher_outputs(self.teacher, dl, self.cache_dir, self.cache_bs)
-            self._t_logits = self.outputs.logits.to(dev)
-            self._t_emb = None if self.outputs.emb is None else self.outputs.emb.to(dev)
         self._warned_idx = False
+        if self._replay is not None:  # views: every view of every sample, once; RNG-neutral (hit, miss or online)
+            with _rng_neutral(dev):
+                if not reason:
+                    self.view_outputs = cached_view_outputs(self.teacher, dl, self._replay, self.cache_dir,
+                                                            self.cache_bs, self.cache_topk, self.uses_logits,
+                                                            self.needs_emb).to(dev)
+                self.prepare(dl)
+            return
+        if not reason:
+            with _rng_neutral(dev):  # computing the outputs iterates a DataLoader: as if they had been loaded
+                self.outputs = cached_teacher_outputs(self.teacher, dl, self.cache_dir, self.cache_bs)
+            self._t_logits, self._t_emb = compact_outputs(self.outputs.logits.to(dev),
+                                                          None if self.outputs.emb is None else self.outputs.emb.to(dev),
+                                                          self.cache_topk)
         self.prepare(dl)
     def before_train(self): self.extras.train()
     def before_validate(self): self.extras.eval()
@@ -326,7 +625,12 @@ class DistillCallback(Callback):
         learn.kd_terms = {'ce': ce.detach(), **{k: v.detach() if torch.is_tensor(v) else v for k, v in terms.items()}}
     # --- helpers
     def teacher_batch(self):
-        "The teacher's `(logits, embedding or None)` for the current batch: cached rows or an online forward."
+        """The teacher's `(logits, embedding or None)` for the current batch: cached rows (by `learn.sample_idx`, and
+        `learn.view_ids` when views are replayed) or an online forward on the batch the student sees."""
+        if self.view_outputs is not None:
+            v = getattr(self.learn, 'view_ids', None)
+            if v is None: raise RuntimeError(f"{type(self).__name__}: no view ids for this training batch (ReplayViews)")
+            return self.view_outputs.rows(self.learn.sample_idx, v)
         if self._t_logits is not None:
             idx = self.learn.sample_idx
             if idx is not None:
@@ -335,9 +639,9 @@ class DistillCallback(Callback):
                 warnings.warn(f"{type(self).__name__}: the batches carry no sample index; running the teacher online")
                 self._warned_idx = True
         with torch.no_grad():
-            if hasattr(self.teacher, 'forward_both'):
-                e, z = self.teacher.forward_both(self.learn.xb[0]); return z, e
-            return self.teacher(self.learn.xb[0]), None
+            if hasattr(self.teacher, 'forward_both'): e, z = self.teacher.forward_both(self.learn.xb[0])
+            else: e, z = None, self.teacher(self.learn.xb[0])
+        return compact_outputs(z.float(), None if e is None else e.float(), self.cache_topk)
     def student_emb(self):
         e = getattr(self.learn.model, 'emb', None)
         if e is None: raise TypeError(f"{type(self).__name__} needs the student's penultimate embedding (`model.emb`, a KDNet)")
@@ -386,7 +690,7 @@ class KDCallback(DistillCallback):
 @KD_METHODS.register('rkd', label='RKD', doc='Park et al. 2019: distances and angles between penultimate embeddings')
 class RKDCallback(DistillCallback):
     "Relational KD on the penultimate embeddings: `gamma * CE + w_dist * distance + w_angle * angle`."
-    needs_emb = True
+    needs_emb, uses_logits = True, False
     def __init__(self, teacher, w_dist: float = 25., w_angle: float = 50., gamma: float = 1., eps: float = 1e-12,
                  **kwargs):
         _check_weight('w_dist', w_dist); _check_weight('w_angle', w_angle)
@@ -477,13 +781,14 @@ class KDPPCallback(DistillCallback):
 _TRAIN_KWARGS = ('wd', 'opt_func', 'one_cycle', 'metrics', 'loss_func')
 
 def kd_method_params(method: str) -> dict:
-    "The parameters of a method of `KD_METHODS` and their defaults."
+    "The parameters of a method of `KD_METHODS` and their defaults (`cache_topk` for the methods that read logits)."
     cls = KD_METHODS[method]  # an unknown method: an error that lists the known ones
     if cls is None: return {}
     ps = {}
     for c in (DistillCallback, cls):
         for k, p in inspect.signature(c.__init__).parameters.items():
-            if k not in ('self', 'teacher', 'data', 'kwargs'): ps[k] = p.default
+            if k in ('self', 'teacher', 'data', 'kwargs') or (k == 'cache_topk' and not cls.uses_logits): continue
+            ps[k] = p.default
     return ps
 
 def make_kd_callback(method: str, teacher=None, data=None, **params) -> DistillCallback | None:

@@ -432,13 +432,17 @@ _REL = ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod')
 
 def fairness_report(data, reference=None, *, pred=None, a=None, n_classes: int | None = None, ci: bool = False,
                     ci_metrics=('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod'),
-                    n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, warn: bool = True) -> dict:
-    "Headline numbers of one prediction set (DataFrame or arrays) as a flat dict; optionally vs a `reference`."
-    p = unpack(data, pred, a, n_classes=n_classes, need_groups=True)
+                    n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, warn: bool = True,
+                    need_groups: bool = True) -> dict:
+    """Headline numbers of one prediction set (DataFrame or arrays) as a flat dict; optionally vs a `reference`.
+    `need_groups=False`: a data set without a protected attribute (`a` all -1, e.g. CIFAR-100) gives the same keys
+    with the group metrics (disparity, DPD, EOD) NaN instead of an error."""
+    p = unpack(data, pred, a, n_classes=n_classes, need_groups=need_groups)
+    grouped = bool((p.a >= 0).any())
     if p.pred.ndim != 1: raise ValueError("fairness_report takes one prediction set")
     M3 = _bincount_conf(p.y, p.pred, np.where(p.a < 0, 2, p.a), p.n_classes, 3)
     d = _gaps_from_gconf(M3[..., :2, :, :])['disparity']
-    if warn: _warn_undefined('recall disparity', int(np.isnan(d).sum()), d.size, 'a group has no samples of the class')
+    if warn and grouped: _warn_undefined('recall disparity', int(np.isnan(d).sum()), d.size, 'a group has no samples of the class')
     h = _item(_headline(M3, p.n_classes == 2))
     row = dict(n=len(p.y), n_classes=p.n_classes, accuracy=h['accuracy'], macro_precision=h['macro_precision'],
                macro_recall=h['macro_recall'], macro_f1=h['macro_f1'], mean_abs_disp=h['mean_abs_disp'],
@@ -450,15 +454,15 @@ def fairness_report(data, reference=None, *, pred=None, a=None, n_classes: int |
     if reference is not None:
         if isinstance(reference, Mapping) and 'mean_abs_disp' in reference: ref = dict(reference)
         else:
-            rp = unpack(reference, n_classes=p.n_classes, need_groups=True)
+            rp = unpack(reference, n_classes=p.n_classes, need_groups=need_groups)
             if not np.array_equal(rp.y, p.y): raise ValueError("reference predictions are not on the same samples (`y` differs)")
-            ref = fairness_report(rp, warn=False)
+            ref = fairness_report(rp, warn=False, need_groups=need_groups)
             row['agreement'] = agreement(p.pred, rp.pred)
             row.update(cev_sde([p.pred], rp.pred, y=p.y, n_classes=p.n_classes, warn=warn).as_dict())
         row['ref_accuracy'] = ref['accuracy']
         row['accuracy_change'] = 100 * (row['accuracy'] - ref['accuracy'])
         with warnings.catch_warnings():
-            if not warn: warnings.simplefilter('ignore', FairnessWarning)
+            if not warn or not grouped: warnings.simplefilter('ignore', FairnessWarning)
             for k in _REL:
                 row[f'ref_{k}'] = ref[k]
                 row[f'{k}_pct'] = pct_change(row[k], ref[k])

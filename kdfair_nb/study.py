@@ -6,17 +6,18 @@ Docs: https://kdfair.github.io/kdfair/study.html.md"""
 
 # %% ../nbs/09_study.ipynb #adaa9ae7
 from __future__ import annotations
-import argparse, copy, math, os, secrets, shutil, sys, time
+import argparse, copy, math, os, re, secrets, shutil, sys, time
 from pathlib import Path
 
 from . import __version__
 from .core import atomic_write, find_checkout, notebooks_dir, write_json
-from .sweep import KERNEL_ARGS, SweepConfigError, _resume_hint, plan_sweep, run_sweep, sweep_main
+from .sweep import KERNEL_ARGS, SweepConfigError, _resume_hint, parse_resources, plan_sweep, run_sweep, sweep_main
 
 # %% auto #0
-__all__ = ['QUICK', 'FULL', 'TINY', 'PRESETS', 'get_preset', 'describe_registries', 'describe_presets', 'teacher_config',
-           'student_config', 'experiment_rules', 'check_study', 'pages_dir', 'run_narrative', 'render_html',
-           'run_study', 'main']
+__all__ = ['QUICK', 'FULL', 'TINY', 'CIFAR100', 'CELEBA', 'CIFAR100_PRUNING', 'CIFAR100_PRUNING_IMBALANCED', 'WIDER', 'PRESETS',
+           'DATA_LAYOUTS', 'get_preset', 'describe_registries', 'describe_presets', 'data_layout_problems',
+           'check_data', 'smoke', 'configure', 'teacher_config', 'student_config', 'experiment_rules', 'check_study',
+           'pages_dir', 'run_narrative', 'render_html', 'run_study', 'main']
 
 # %% ../nbs/09_study.ipynb #27d50fa3
 # The embedded benchmark (chosen by measurement: see "Choosing the benchmark" above): biased Trifeature whose label
@@ -83,7 +84,118 @@ TINY = {
     'time': 'about 2 min',
 }
 
-PRESETS = {'quick': QUICK, 'full': FULL, 'tiny': TINY}
+# --- The seeds' experiments on a local copy of their data. Every value names its source: a section of REFERENCE (the
+# project's facts from the source papers) or "seed 001's code" (codestar12/pruning-distilation-bias, train_teacher.py
+# and train_student.py); a value no source gives is marked "(choice)" with its reason. Deviations common to all four:
+# - schedule: the one-cycle policy over the epoch budget (the project's one training rule, `train_model`) where seed
+#   001's code decays the learning rate 10x at epochs 150, 180 and 210; SGD's momentum follows the one-cycle's
+#   0.95-0.85-0.95 around the code's 0.9;
+# - every model keeps the weights of its epoch of lowest validation loss (a pruned model: its last epoch), not the
+#   seeds' last epoch or best test accuracy;
+# - validation: 10% of the training split held out (CelebA: its own validation partition), where the seeds' code
+#   reports on the test split.
+
+# CIFAR-100's training recipe: seed 001's code's (RepDistiller's CIFAR-100 defaults, also mdistiller's, whose
+# reference numbers §6 lists; REFERENCE §4 gives seed 000's data, pair and T but no optimiser): SGD with momentum 0.9,
+# weight decay 5e-4, batch 64, 240 epochs, learning rate 0.05 (teachers) and 0.01 (seed 001's pruned students).
+_CIFAR_RECIPE = dict(opt='sgd', wd=5e-4, bs=64, epochs=240, patience=0)
+# crop + flip: the standard recipe's random 4-px-padded crop and horizontal flip, as seeded views (`ReplayViews`, pad 4,
+# flip). A teacher sees a new view of each image every epoch (views = epochs: the standard recipe); students see 16
+# views per image (choice: FKD-style, so that the teacher's outputs on every view are computed once and replayed,
+# 15x fewer teacher passes than 240 fresh views), the non-distilled students the same 16 (a fair comparison).
+_CIFAR_TEACHER_VIEWS, _STUDENT_VIEWS = 240, 16
+_SEED000_SEEDS = [0, 1, 2, 3, 4]  # repeated runs for #TC/#SC (REFERENCE §4: "across repeated runs"; 5: choice, as quick)
+
+CIFAR100 = {  # seed 000, class-wise bias on CIFAR-100 (REFERENCE §4)
+    'name': 'cifar100',
+    'data': dict(dataset='cifar100', data_root='', size=32, data_seed=0),   # §4: CIFAR-100, 32 px
+    'teacher': dict(pair='cifar', lr=0.05, views=_CIFAR_TEACHER_VIEWS, **_CIFAR_RECIPE),  # §4: ResNet-56 teacher
+    'teacher_seeds': _SEED000_SEEDS,  # #TC compares teacher runs with distilled students, per class (§4)
+    # §4: ResNet-20 student; KD as §4's loss (alpha on the distillation term, 0.9: §6's default; seed 000's not given)
+    'student': dict(lr=0.05, views=_STUDENT_VIEWS, T=4.0, alpha=0.9, **_CIFAR_RECIPE),
+    'blocks': {
+        'no_kd': {'method': ['none'], 'seed': _SEED000_SEEDS},                       # #SC's non-distilled students
+        'temperature': {'method': ['kd'], 'T': [float(t) for t in range(2, 11)], 'seed': _SEED000_SEEDS},  # §4: T = 2..10
+    },
+    'workers': 1,  # one GPU
+    'narrative': "the study pages are written for the embedded Trifeature benchmark, with a protected attribute, and "
+                 "CIFAR-100 has none (#TC/#SC come from the students' results table)",
+    'resources': {'GPU': 1},  # with --executor dask: one GPU per run
+}
+
+CELEBA = {  # seed 000's fairness part on CelebA (REFERENCE §4)
+    'name': 'celeba',
+    # §4: target Smiling, protected attribute gender (CelebA's Male); 64 px (choice: the CelebA loader's default size;
+    # REFERENCE gives no image size)
+    'data': dict(dataset='celeba', data_root='', size=64, data_seed=0),
+    # models and recipe (choice; REFERENCE §4 names none for CelebA): seed 000's CIFAR pair ResNet-56 -> ResNet-20 and
+    # the embedded study's Adam one-cycle at lr 0.003, batch 128; 20 epochs (choice; check history.csv); random flips
+    # and shifts (the DataLoader's augmentation; a KD student then runs the teacher on each augmented batch)
+    'teacher': dict(pair='cifar', epochs=20, patience=0, lr=0.003, bs=128, augment=True),
+    'teacher_seeds': _SEED000_SEEDS,
+    'student': dict(epochs=20, patience=0, lr=0.003, bs=128, augment=True, T=4.0, alpha=0.9),
+    'blocks': {
+        'no_kd': {'method': ['none'], 'seed': _SEED000_SEEDS},
+        # §4: T = 1..10 in the fairness tables, also 20, 30, 40
+        'temperature': {'method': ['kd'], 'T': [float(t) for t in (*range(1, 11), 20, 30, 40)], 'seed': _SEED000_SEEDS},
+    },
+    'workers': 1,
+    'narrative': "the study pages are written for the embedded Trifeature benchmark (its labels, skew and checks); "
+                 "DPD and EOD against T are columns of the students' results table",
+    'resources': {'GPU': 1},
+}
+
+_SEED001_SEEDS = [0, 1, 2]  # §5: rates are means over runs (how many: not given; 3: choice)
+CIFAR100_PRUNING = {  # seed 001, pruning-induced bias (REFERENCE §5)
+    'name': 'cifar100-pruning',
+    'data': dict(dataset='cifar100', data_root='', size=32, data_seed=0, imbalanced=False),
+    # the teacher: seed 000's ResNet-56 (MODEL_PAIRS 'cifar'; seed 001's code also trains resnet32x4, not in the
+    # project's models) with seed 001's teacher recipe (lr 0.05)
+    'teacher': dict(pair='cifar', lr=0.05, views=_CIFAR_TEACHER_VIEWS, **_CIFAR_RECIPE),
+    'teacher_seeds': [0],
+    # §5: the student is the teacher's copy pruned by AGP (s0 = 0.05, until 75% of training) with L1 structured filter
+    # pruning (seed 001's code's default strategy 'struct'; 'unstructured' is its other), fine-tuned 240 epochs at
+    # seed 001's student lr 0.01; KD at T = 4 (§5), alpha 0.9 (§6's default; seed 001's weight not given)
+    'student': dict(lr=0.01, views=_STUDENT_VIEWS, T=4.0, alpha=0.9, prune_kind='structured', **_CIFAR_RECIPE),
+    'blocks': {
+        # §5: sparsities 30/45/60/75%, CE only ('none') vs KD; CEV/SDE come from each run's predictions against the
+        # teacher's (metrics.json: cev, sde); the teacher-student similarity is recorded as linear CKA of the
+        # penultimate embeddings (cka), where seed 001 measures SVCCA at several layers
+        'pruning': {'method': ['none', 'kd'], 'sparsity': [0.3, 0.45, 0.6, 0.75], 'seed': _SEED001_SEEDS},
+    },
+    'workers': 1,
+    'narrative': "the study pages are written for the embedded Trifeature benchmark, with a protected attribute, and "
+                 "CIFAR-100 has none (CEV, SDE and CKA are columns of the students' results table)",
+    'resources': {'GPU': 1},
+}
+# §5's headline setting: the same on imbalanced CIFAR-100 (seed 001's code: 15 classes keep 10, 20 or 50% of their
+# training images; here 15% of the classes, drawn by the data seed: `kdfair_nb.prune.imbalanced_keep`). A preset of its
+# own because its teacher differs (trained on the imbalanced set).
+CIFAR100_PRUNING_IMBALANCED = {**copy.deepcopy(CIFAR100_PRUNING), 'name': 'cifar100-pruning-imbalanced',
+                               'data': {**CIFAR100_PRUNING['data'], 'imbalanced': True}}
+
+_SEED002_SEEDS = [0, 1, 2]  # repeated students (REFERENCE §3 reports single numbers; 3 seeds: choice, for intervals)
+WIDER = {  # seed 002, KD methods and the adversary on WIDER Attribute (REFERENCE §2, §3)
+    'name': 'wider',
+    'data': dict(dataset='wider', data_root='', size=226, data_seed=0),  # §2: whole image at 226x226, 16 event clusters
+    # §2: EfficientNet-B3 -> B0 ('wider' pair), Adam, 15 epochs, batch 128; lr 0.003 (choice: not given; the
+    # project's Adam one-cycle rate); no augmentation (§2 names none)
+    'teacher': dict(pair='wider', epochs=15, patience=0, lr=0.003, bs=128, opt='adam'),
+    'teacher_seeds': [0],
+    'student': dict(epochs=15, patience=0, lr=0.003, bs=128, opt='adam', T=4.0, alpha=0.9),  # §2: T = 4, alpha = 0.9
+    'blocks': {
+        'no_kd': {'method': ['none'], 'seed': _SEED002_SEEDS},
+        # §2/§3: the four KD methods (CKD = kd, RKD, CTKD, KD++), each at lambda 0, 0.5, 1, 2 (the adversary, §3)
+        'methods': {'method': ['kd', 'rkd', 'ctkd', 'kdpp'], 'lam': [0.0, 0.5, 1.0, 2.0], 'seed': _SEED002_SEEDS},
+    },
+    'workers': 1,
+    'narrative': "the study pages are written for the embedded Trifeature benchmark (its labels, skew and checks); "
+                 "the mean absolute disparity of every method and lambda is a column of the students' results table",
+    'resources': {'GPU': 1},
+}
+
+PRESETS = {'quick': QUICK, 'full': FULL, 'tiny': TINY, 'cifar100': CIFAR100, 'celeba': CELEBA,
+           'cifar100-pruning': CIFAR100_PRUNING, 'cifar100-pruning-imbalanced': CIFAR100_PRUNING_IMBALANCED, 'wider': WIDER}
 
 def get_preset(preset) -> dict:
     "A copy of a named preset (or of a preset dict after checking its keys)."
@@ -103,15 +215,86 @@ def describe_registries() -> str:
     return '\n\n'.join(f"{k}:\n{r.describe()}" for k, r in (('method', KD_METHODS), ('adv_mode', ADV_MODES), ('dataset', DATASETS)))
 
 def describe_presets(presets: dict | None = None) -> str:
-    "One line per preset: data set, label and sizes, model pair, runs (teachers + students) and its time on 2 cores."
-    lines = ['presets:']
-    for name, p in (presets or PRESETS).items():
+    """One line per preset: data set (label and sizes, or the local copy it reads), model pair, runs (teachers +
+    students) and its time (measured on 2 cores for the embedded benchmark; not measured for the real-data presets)."""
+    presets = presets or PRESETS
+    lines, w = ['presets:'], max(map(len, presets))
+    for name, p in presets.items():
         d, t = p['data'], p['teacher']
         n_students = sum(math.prod(len(v) for v in b.values()) for b in p['blocks'].values())
-        lines.append(f"  {name:<6} {d['dataset']} ({d.get('label', 'shape')}, {d['n_train']:,} training images, "
-                     f"{d.get('size', 32)} px), pair {t.get('pair', t.get('arch', '?'))}, "
-                     f"{len(p['teacher_seeds'])} + {n_students} runs, {p.get('time', 'time not measured')} on 2 cores")
+        data = (f"{d['dataset']} ({d.get('label', 'shape')}, {d['n_train']:,} training images, {d.get('size', 32)} px)"
+                if d['dataset'] == 'trifeature' else
+                f"{d['dataset']} (a local copy: --data-root{', imbalanced' if d.get('imbalanced') else ''}, {d.get('size', 32)} px)")
+        time_ = f"{p['time']} on 2 cores" if p.get('time') else 'time not measured (one GPU per run)'
+        lines.append(f"  {name:<{w}} {data}, pair {t.get('pair', t.get('arch', '?'))}, "
+                     f"{len(p['teacher_seeds'])} + {n_students} runs, {time_}")
     return '\n'.join(lines)
+
+# %% ../nbs/09_study.ipynb #bd0314aa
+# what each data set's loader reads under data_root (kdfair_nb.data's loaders), and how its layout is described
+DATA_LAYOUTS = {
+    'cifar100': (['train', 'test', 'meta'], "CIFAR-100's python version (cifar-100-python.tar.gz, unpacked): "
+                 "PATH/cifar-100-python/ holding the pickles train, test and meta"),
+    'celeba': (['list_attr_celeba.txt', 'list_eval_partition.txt', 'img_align_celeba'], "CelebA's aligned images and "
+               "annotations: PATH/img_align_celeba/000001.jpg ..., PATH/list_attr_celeba.txt, PATH/list_eval_partition.txt"),
+    'wider': (['wider_attribute_trainval.json', 'wider_attribute_test.json', 'Image'], "WIDER Attribute: "
+              "PATH/wider_attribute_trainval.json, PATH/wider_attribute_test.json and the images under "
+              "PATH/Image/{train,val,test}/<id>--<Scene>/*.jpg"),
+}
+
+def data_layout_problems(dataset: str, root) -> list:
+    "The files and folders of `dataset`'s layout missing under `root` (CIFAR-100: `root` or its `cifar-100-python/`)"
+    if dataset not in DATA_LAYOUTS: return []
+    root = Path(root).expanduser()
+    if not root.is_dir(): return [str(root)]
+    if dataset == 'cifar100' and (root / 'cifar-100-python').is_dir(): root = root / 'cifar-100-python'
+    return [str(root / f) for f in DATA_LAYOUTS[dataset][0] if not (root / f).exists()]
+
+def check_data(preset) -> None:
+    """Raise `SweepConfigError` when `preset` reads a real data set and its `data_root` is not given or lacks the
+    data set's files: the message names `--data-root` and the expected layout."""
+    p = get_preset(preset)
+    d = p['data']
+    if d['dataset'] not in DATA_LAYOUTS: return
+    layout = DATA_LAYOUTS[d['dataset']][1]
+    if not d.get('data_root'):
+        raise SweepConfigError(f"preset {p['name']!r} reads {d['dataset']} from a local copy: give --data-root PATH "
+                               f"(data_root), the folder that holds {layout}")
+    missing = data_layout_problems(d['dataset'], d['data_root'])
+    if missing:
+        raise SweepConfigError(f"--data-root {d['data_root']} is not a copy of {d['dataset']}: missing "
+                               f"{', '.join(missing)}. Expected {layout}")
+
+# %% ../nbs/09_study.ipynb #ff99dd29
+def smoke(preset) -> dict:
+    """A one-epoch check of `preset` (`kdfair study --smoke`): named `NAME-smoke`; every epoch budget 1; the first
+    teacher seed; each block as two runs with its first seed, one at the first value of every swept list and one at
+    the second (a list with one value keeps it). Nothing else changes."""
+    p = get_preset(preset)
+    p['name'] = f"{p['name']}-smoke"
+    p['teacher']['epochs'] = p['student']['epochs'] = 1
+    p['teacher_seeds'] = list(p['teacher_seeds'])[:1]
+    def point(grid, j):
+        return {k: [1] if k == 'epochs' else list(v)[:1] if k == 'seed' else [list(v)[min(j, len(v) - 1)]]
+                for k, v in grid.items()}
+    p['blocks'] = {f"{b}{'' if j == 0 else '-2'}": point(grid, j) for b, grid in p['blocks'].items() for j in (0, 1)}
+    return p
+
+# %% ../nbs/09_study.ipynb #b6e00322
+def _abs(path) -> str: return str(Path(path).expanduser().resolve())
+
+def configure(preset, data_root=None, teacher_weights=None, student_weights=None, smoke_test: bool = False) -> dict:
+    """The study to run: `preset` with the local copy of its data (`data_root`), local pretrained weights for the
+    teacher and the students (files; never a download), as absolute paths, cut down by `smoke` if `smoke_test`."""
+    p = get_preset(preset)
+    if data_root:
+        if p['data']['dataset'] not in DATA_LAYOUTS:
+            raise SweepConfigError(f"preset {p['name']!r} renders its own data ({p['data']['dataset']}): --data-root "
+                                   f"is for the real-data presets ({', '.join(n for n, q in PRESETS.items() if q['data']['dataset'] in DATA_LAYOUTS)})")
+        p['data']['data_root'] = _abs(data_root)
+    if teacher_weights: p['teacher']['weights'] = _abs(teacher_weights)
+    if student_weights: p['student']['student_weights'] = _abs(student_weights)
+    return smoke(p) if smoke_test else p
 
 # %% ../nbs/09_study.ipynb #eae100ff
 def teacher_config(preset: dict, study_dir, root=None) -> dict:
@@ -145,6 +328,21 @@ def _data_root(v, p):
     if not v: return f"data set {p['dataset']!r} is read from a local copy: give data_root, the folder that holds it"
     return None if Path(v).expanduser().is_dir() else f"no such folder (the local copy of {p['dataset']!r})"
 
+def _or_none(check):
+    "`check`, with `None` (a parameter not set) accepted"
+    return lambda v, p: None if v is None else check(v, p)
+
+def _weights_file(v, p):
+    if not v: return None
+    return None if Path(v).expanduser().is_file() else "no such file (local pretrained weights; kdfair never downloads any)"
+
+def _student_weights(v, p):
+    if v and p.get('sparsity', 0) > 0: return "a pruned student is a copy of its teacher: student weights do not apply"
+    return _weights_file(v, p)
+
+def _device(v, p):
+    return None if re.fullmatch(r'auto|cpu|mps|cuda(:\d+)?', v) else "expected auto, cpu, cuda, cuda:N or mps"
+
 def experiment_rules(notebook) -> dict:
     """Value checks of an experiment notebook's parameters (`train_teacher`, `distill`), for `plan_sweep(rules=)`:
     the sweep checks types, these check choices and ranges, so a bad grid fails before anything trains."""
@@ -157,11 +355,13 @@ def experiment_rules(notebook) -> dict:
     if stem not in ('train_teacher', 'distill'): return {}
     rules = {'dataset': _choice(DATASETS), 'data_root': _data_root, 'label': _choice(FEATURES), 'pair': _choice(MODEL_PAIRS),
              'epochs': _range(1), 'lr': _range(0, lo_open=True), 'bs': _range(1), 'threads': _range(0),
-             'n_train': _range(1), 'n_valid': _range(0), 'n_test': _range(1), 'size': _range(8), 'skew': _range(0, 1)}
+             'n_train': _range(1), 'n_valid': _range(0), 'n_test': _range(1), 'size': _range(8), 'skew': _range(0, 1),
+             'weights': _weights_file, 'opt': _or_none(_choice(('adam', 'sgd'))), 'wd': _or_none(_range(0)),
+             'views': _or_none(_range(0)), 'device': _or_none(_device)}
     if stem == 'distill':
         rules.update(method=_choice(KD_METHODS), T=_range(0, lo_open=True), alpha=_range(0, 1), lam=_range(0),
                      adv_mode=_choice(ADV_MODES), adv_inputs=_choice(ADV_INPUTS), sparsity=_range(0, 1, hi_open=True),
-                     prune_kind=_choice(PRUNE_KINDS))
+                     prune_kind=_choice(PRUNE_KINDS), student_weights=_student_weights, cache_topk=_or_none(_range(1)))
     return rules
 
 def check_study(preset, study_dir, root=None):
@@ -246,17 +446,17 @@ def render_html(pages) -> list:
         out.append(atomic_write(nb.with_suffix('.html'), lambda tmp: Path(tmp).write_text(html, encoding='utf-8')))
     return out
 
-def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing) -> list:
+def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing, resources=None) -> list:
     "The teachers and students sweeps of preset `p` into `study_dir`; wall times go into `timing`."
     Path(study_dir).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     teachers = run_sweep(teacher_config(p, study_dir, root), executor=executor, workers=workers,
-                         scheduler=scheduler, progress=progress)
+                         scheduler=scheduler, progress=progress, resources=resources)
     timing['teachers'] = time.perf_counter() - t0
     tdir = Path(study_dir) / 'teachers' / _teacher_dir(teachers, p['teacher_seeds'])
     t0 = time.perf_counter()
     students = run_sweep(student_config(p, study_dir, tdir, root), executor=executor, workers=workers,
-                         scheduler=scheduler, progress=progress)
+                         scheduler=scheduler, progress=progress, resources=resources)
     timing['students'] = time.perf_counter() - t0
     return [teachers, students]
 
@@ -272,20 +472,28 @@ def _record_timing(study_dir, name, timing, tables) -> dict:
     return info
 
 def run_study(preset='quick', study_dir=None, workers: int | None = None, executor: str = 'local', scheduler=None,
-              narrative: bool = True, progress: bool = True, root=None) -> dict:
-    """Run the study's stages (teachers, students, narrative) after checking every stage's parameters; returns the
-    wall time of each stage in seconds, run counts and the failed runs' errors."""
+              narrative: bool = True, progress: bool = True, root=None, resources=None) -> dict:
+    """Run the study's stages (teachers, students, narrative) after checking its data and every stage's parameters;
+    returns the wall time of each stage in seconds, run counts and the failed runs' errors. `resources`: the Dask worker
+    resources each run asks for with `executor='dask'` (default: the preset's, `{'GPU': 1}` for the real-data presets;
+    `{}`: none). A preset whose narrative pages cannot show it (`preset['narrative']` is the reason) gets no pages, and
+    `info['narrative']` says so and where its results are."""
     p = get_preset(preset)
     root = root or find_checkout()  # None outside a checkout: the installed notebooks, runs under the current folder
     study_dir = Path(study_dir or Path(root or Path.cwd()) / 'runs' / p['name']).resolve()
+    check_data(p)  # the local copy of a real data set: given, and in its layout
     check_study(p, study_dir, root)  # every problem of the config, before anything trains
+    resources = parse_resources(resources) if resources is not None else p.get('resources') if executor == 'dask' else None
     study_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or p.get('workers', 1)
     timing, t00 = {}, time.perf_counter()
-    tables = _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing)
+    tables = _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing, resources)
     timing['total'] = time.perf_counter() - t00
     info = _record_timing(study_dir, p['name'], timing, tables)  # before the narrative, so the study page shows it
-    if narrative:
+    if narrative and p.get('narrative', True) is not True:
+        info['narrative'] = (f"no study pages for preset {p['name']!r}: {p['narrative']}. The results: "
+                             f"{study_dir / 'teachers' / 'results.csv'} and {study_dir / 'students' / 'results.csv'}")
+    elif narrative:
         out = pages_dir(p, study_dir, root)
         label = None if out.resolve() == (notebooks_dir(root) / 'study').resolve() else f"preset {p['name']}"
         t0 = time.perf_counter()
@@ -315,18 +523,30 @@ def main(argv=None) -> int:
     sub.add_parser('predict', help="a checkpoint's predictions as a table for the audit (kdfair predict --help)")
     ap.add_argument('--version', action='version', version=f'kdfair {__version__}')
     help_ = {'-h', '--help'} & set(argv)  # the registries' names only when help is asked for (they import torch)
-    st = sub.add_parser('study', help='run the embedded study', formatter_class=argparse.RawDescriptionHelpFormatter,
+    st = sub.add_parser('study', help="run a study: the embedded benchmark, or a seed's experiments on your data", formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog=describe_presets() + ('\n\n' + describe_registries() if help_ else ''))
     st.add_argument('--preset', default='quick', choices=list(PRESETS))
+    st.add_argument('--data-root', default=None, metavar='PATH', help="the local copy of a real-data preset's data set "
+                    "(its published layout: " + '; '.join(f"{k}: {v[1]}" for k, v in DATA_LAYOUTS.items()) + ')')
+    st.add_argument('--smoke', action='store_true', help='a one-epoch check of the preset: one teacher, two runs per block '
+                    '(kdfair_nb.study.smoke), into runs/<preset>-smoke')
+    st.add_argument('--teacher-weights', default=None, metavar='FILE', help='local pretrained weights of the teacher (timm '
+                    'or kdfair checkpoint; a head of another size is dropped)')
+    st.add_argument('--student-weights', default=None, metavar='FILE', help='local pretrained weights of the students')
     st.add_argument('--study-dir', default=None, help='where runs and the report go (default runs/<preset> of the '
                     'checkout, or of the current folder)')
     st.add_argument('--workers', type=int, default=None, help='parallel runs (default: the preset\'s)')
     st.add_argument('--executor', default='local', choices=['local', 'dask'])
     st.add_argument('--scheduler', default=None, help='a Dask scheduler address (with --executor dask)')
+    st.add_argument('--resources', default=None, help="Dask worker resources each run asks for, e.g. GPU=1 (default: the "
+                    "preset's: GPU=1 for the real-data presets; 'none': none)")
     st.add_argument('--no-narrative', action='store_true', help='only train; do not execute the study notebooks')
     a = ap.parse_args(argv)
     resume = _resume_hint('kdfair', argv)
-    try: info = run_study(a.preset, a.study_dir, a.workers, a.executor, a.scheduler, narrative=not a.no_narrative)
+    try:
+        p = configure(a.preset, a.data_root, a.teacher_weights, a.student_weights, smoke_test=a.smoke)
+        info = run_study(p, a.study_dir, a.workers, a.executor, a.scheduler, narrative=not a.no_narrative,
+                         resources=a.resources)
     except SweepConfigError as e:
         print(f"kdfair study: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt:
@@ -337,6 +557,7 @@ def main(argv=None) -> int:
     skipped = f", {info['skipped']} finished earlier and skipped" if info['skipped'] else ''
     print(f"study '{info['preset']}': {info['runs']} runs ({info['failed']} failed{skipped}) in {s['total'] / 60:.1f} min — "
           + ', '.join(f"{k} {v / 60:.1f} min" for k, v in s.items() if k != 'total'))
+    if info.get('narrative'): print(info['narrative'], file=sys.stderr)
     if info['failed']:
         print(f"first failure: {info['errors'][0]}  (error.json in the stage's _failed/ folder)\n{resume}", file=sys.stderr)
     return 1 if info['failed'] else 0

@@ -20,8 +20,8 @@ from .core import PACKAGED_NOTEBOOKS, atomic_write, find_checkout, read_json, wr
 # %% auto #0
 __all__ = ['KERNEL_ARGS', 'SweepConfigError', 'canonical_json', 'run_id', 'ParamSpec', 'notebook_params', 'check_params',
            'load_config', 'expand_grid', 'SweepPlan', 'plan_sweep', 'RunResult', 'record_failure', 'is_transient',
-           'MissingMetricsError', 'run_experiment', 'clean_stale', 'collect_results', 'read_results', 'run_sweep',
-           'sweep_main']
+           'MissingMetricsError', 'run_experiment', 'clean_stale', 'collect_results', 'read_results', 'parse_resources',
+           'run_sweep', 'sweep_main']
 
 # %% ../nbs/08_sweep.ipynb #59c15c8f
 class SweepConfigError(ValueError):
@@ -36,8 +36,8 @@ def _flat(d: dict) -> dict:
     return {k: canonical_json(v) if isinstance(v, (list, tuple, dict)) else v for k, v in d.items()}
 
 def run_id(notebook, params: dict) -> str:
-    "Stable short id of running `notebook` (only its name counts) with `params`"
-    key = f"{Path(notebook).stem}\n{canonical_json(params)}"
+    "Stable short id of running `notebook` (only its name counts) with `params`; parameters set to `None` do not count"
+    key = f"{Path(notebook).stem}\n{canonical_json({k: v for k, v in params.items() if v is not None})}"
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 # %% ../nbs/08_sweep.ipynb #f7adc346
@@ -479,17 +479,43 @@ def read_results(path) -> pd.DataFrame:
                          f"folders by collect_results('{path.parent}') or by running the sweep again.") from e
 
 # %% ../nbs/08_sweep.ipynb #4e1bafa7
-def _dask_client(scheduler, workers, dask_kwargs):
-    "(client, things to close)"
+def _dask_client(scheduler, workers, dask_kwargs, resources=None):
+    "(client, things to close); a `LocalCluster` started here advertises `resources` on each worker"
     from distributed import Client, LocalCluster
     if isinstance(scheduler, Client): return scheduler, []
     if scheduler is None:
         cluster = LocalCluster(**{'n_workers': workers, 'threads_per_worker': 1, 'dashboard_address': None,
-                                  **(dask_kwargs or {})})
+                                  **({'resources': dict(resources)} if resources else {}), **(dask_kwargs or {})})
         client = Client(cluster)
         return client, [client, cluster]
     client = Client(scheduler)  # an address, or a cluster object
     return client, [client]
+
+def parse_resources(text) -> dict:
+    "Dask worker resources from the command line's `GPU=1,MEM=2` (a dict passes through; '' or 'none': none)"
+    if isinstance(text, dict): return dict(text)
+    if text is None or str(text).strip().lower() in ('', 'none'): return {}
+    out = {}
+    for part in str(text).split(','):
+        k, eq, v = part.partition('=')
+        try: n = float(v)
+        except ValueError: n = None
+        if not eq or not k.strip() or n is None or n <= 0:
+            raise SweepConfigError(f"resources: expected NAME=AMOUNT[,NAME=AMOUNT] with positive amounts (e.g. GPU=1), got {text!r}")
+        out[k.strip()] = int(n) if n == int(n) else n
+    return out
+
+def _check_resources(client, resources):
+    "Fail (before submitting) when the scheduler has workers but none offers `resources`: the runs would wait forever"
+    if not resources: return
+    workers = client.scheduler_info(n_workers=-1).get('workers', {})
+    if not workers: return  # an adaptive cluster with no job yet: submit, the runs wait for workers
+    if any(all(w.get('resources', {}).get(k, 0) >= v for k, v in resources.items()) for w in workers.values()): return
+    have = sorted({f"{k}={v}" for w in workers.values() for k, v in w.get('resources', {}).items()}) or ['none']
+    want = ','.join(f"{k}={v}" for k, v in resources.items())
+    raise SweepConfigError(f"every run asks for the Dask worker resources {want}, but none of the scheduler's "
+                           f"{len(workers)} worker(s) offers them (they offer: {', '.join(have)}). Start workers with "
+                           f"`dask worker ADDR --nthreads 1 --resources {want}` (one per GPU), or run without resources.")
 
 def _kill_kernels():
     "Kill the Jupyter kernels this process started (on Ctrl-C: their runs are abandoned)"
@@ -501,8 +527,9 @@ def _kill_kernels():
             except psutil.Error: pass
     except ImportError: pass
 
-def _execute(todo, run, executor, workers, scheduler, dask_kwargs):
-    "Yield a `RunResult` for every `(rid, params)` in `todo` as runs finish; on Ctrl-C, stop every run and re-raise"
+def _execute(todo, run, executor, workers, scheduler, dask_kwargs, resources=None):
+    """Yield a `RunResult` for every `(rid, params)` in `todo` as runs finish; on Ctrl-C, stop every run and re-raise.
+    With dask, each run asks a worker for `resources` (Dask worker resources, e.g. `{'GPU': 1}`)."""
     if executor == 'local':
         if workers <= 1:
             for rid, p in todo: yield run(p)
@@ -520,9 +547,11 @@ def _execute(todo, run, executor, workers, scheduler, dask_kwargs):
         finally: ex.shutdown(wait=False)
     elif executor == 'dask':
         from distributed import as_completed
-        client, close = _dask_client(scheduler, workers, dask_kwargs)
+        client, close = _dask_client(scheduler, workers, dask_kwargs, resources)
         try:
-            futs = {client.submit(run, p, pure=False): (rid, p) for rid, p in todo}
+            _check_resources(client, resources)
+            futs = {client.submit(run, p, pure=False, resources=dict(resources) if resources else None): (rid, p)
+                    for rid, p in todo}
             for f in as_completed(futs):
                 try: yield f.result()
                 except Exception as e:  # the worker died or the task was lost: record it here
@@ -541,11 +570,17 @@ def _say(msg: str):
     print(msg, file=sys.stderr, flush=True)
 
 def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None, progress: bool = True, *,
-              force: bool = False, retries: int = 1, dask_kwargs: dict | None = None) -> pd.DataFrame:
+              force: bool = False, retries: int = 1, dask_kwargs: dict | None = None,
+              resources: dict | None = None) -> pd.DataFrame:
     """Run every run of sweep `config` (path, dict or `SweepPlan`) not finished yet; returns (and writes) the results
-    table. Progress: a tqdm bar on a terminal, otherwise one line per finished run."""
+    table. Progress: a tqdm bar on a terminal, otherwise one line per finished run. `resources`: the Dask worker
+    resources each run needs (`{'GPU': 1}`: one GPU per run), with `executor='dask'`."""
     if executor not in ('local', 'dask'): raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
     if scheduler is not None and executor != 'dask': raise SweepConfigError("a scheduler needs executor='dask'")
+    resources = parse_resources(resources)
+    if resources and executor != 'dask':
+        raise SweepConfigError("resources are Dask worker resources: they need executor='dask' (a local sweep runs "
+                               "`workers` runs at a time on this machine)")
     plan = config if isinstance(config, SweepPlan) else plan_sweep(config)
     plan.runs_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(plan.runs_dir)
@@ -561,7 +596,7 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
         with tqdm(total=len(plan.runs), initial=counts['skipped'], desc=plan.name, unit='run', leave=True,
                   disable=not (progress and tty), dynamic_ncols=True) as bar:
             bar.set_postfix(counts)
-            for res in (_execute(todo, run, executor, max(1, int(workers)), scheduler, dask_kwargs) if todo else []):
+            for res in (_execute(todo, run, executor, max(1, int(workers)), scheduler, dask_kwargs, resources) if todo else []):
                 if isinstance(res, tuple):  # lost on a dask worker
                     _, (rid, p), e = res
                     err = _error_info(e)
@@ -602,12 +637,13 @@ def _resume_hint(prog: str, argv: list[str]) -> str:
     return f"resume with: {prog} {shlex.join(argv)}  (finished runs are skipped; failed and unfinished ones run again)"
 
 def sweep_main(argv: list[str] | None = None, rules: dict | None = None) -> int:
-    "CLI: `kdfair sweep CONFIG [--executor local|dask] [--scheduler ADDR] [--workers N] [--dry-run]`"
+    "CLI: `kdfair sweep CONFIG [--executor local|dask] [--scheduler ADDR] [--resources GPU=1] [--workers N] [--dry-run]`"
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(prog='kdfair sweep', description='Run an experiment notebook over a parameter grid.')
     ap.add_argument('config', help='sweep config (.yaml, .yml or .toml)')
     ap.add_argument('--executor', choices=['local', 'dask'], default='local')
     ap.add_argument('--scheduler', default=None, help='dask scheduler address (default: a LocalCluster)')
+    ap.add_argument('--resources', default=None, help="Dask worker resources each run needs, e.g. GPU=1 (with --executor dask)")
     ap.add_argument('--workers', type=int, default=1, help='parallel runs (local threads or LocalCluster workers)')
     ap.add_argument('--dry-run', action='store_true', help='validate and list the runs; run nothing')
     ap.add_argument('--force', action='store_true', help='run finished runs again')
@@ -624,7 +660,7 @@ def sweep_main(argv: list[str] | None = None, rules: dict | None = None) -> int:
                 print(t.to_string(index=False))
             return 0
         df = run_sweep(plan, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                       progress=not args.no_progress, force=args.force)
+                       progress=not args.no_progress, force=args.force, resources=args.resources)
     except SweepConfigError as e:
         print(f"kdfair sweep: error: {e}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ Docs: https://kdfair.github.io/kdfair/train.html.md"""
 # %% ../nbs/02_train.ipynb #a64e94a7
 from __future__ import annotations
 import contextlib, io, random, tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,20 +15,22 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback
+from fastai.callback.fp16 import AMPMode, MixedPrecision
 import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, progress bars
 from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback, TerminateOnNaNCallback
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
-from fastai.optimizer import Adam
+from fastai.optimizer import Adam, SGD
 from fastai.torch_core import set_seed
 
 from .core import atomic_write
-from .data import FairDataset, fair_dataloaders
+from .data import FairDataset, fair_dataloaders, place_dataloaders
 
 # %% auto #0
-__all__ = ['seed_everything', 'AttributeBatch', 'TerminateOnNaN', 'make_learner', 'train_model', 'training_history', 'predict',
-           'save_predictions', 'prob_matrix']
+__all__ = ['PRECISIONS', 'OPTIMISERS', 'seed_everything', 'AttributeBatch', 'default_device', 'resolve_precision', 'BF16Autocast',
+           'TerminateOnNaN', 'make_learner', 'train_model', 'training_history', 'predict', 'save_predictions',
+           'prob_matrix', 'optimiser']
 
 # %% ../nbs/02_train.ipynb #3bd469bd
 def seed_everything(seed: int = 0):
@@ -46,6 +49,36 @@ class AttributeBatch(Callback):
         else:
             self.learn.attr = self.learn.sample_idx = None
 
+# %% ../nbs/02_train.ipynb #4f6bf395
+PRECISIONS = ('auto', 'bf16', 'fp32')
+
+def default_device(device='auto') -> torch.device:
+    "`'auto'` (or None): CUDA when available, else the CPU; otherwise `device` as a `torch.device`."
+    if device is None or (isinstance(device, str) and device == 'auto'):
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} asked for, but CUDA is not available on this machine (use 'auto' or 'cpu')")
+    return dev
+
+def resolve_precision(precision: str, device) -> str:
+    "`'auto'`: `'bf16'` on a CUDA device that supports it, else `'fp32'`; `'bf16'` and `'fp32'` as given."
+    if precision not in PRECISIONS: raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != 'auto': return precision
+    dev = torch.device(device)
+    return 'bf16' if dev.type == 'cuda' and torch.cuda.is_bf16_supported() else 'fp32'
+
+class BF16Autocast(MixedPrecision):
+    """fastai's `MixedPrecision` in bf16 mode, autocasting on the device type of the batches (CUDA or CPU) and
+    ordered after the distillation callbacks (`order` 10): their `after_loss` runs under autocast too."""
+    order = 11
+    def __init__(self): super().__init__(amp_mode=AMPMode.BF16)
+    def before_fit(self):
+        super().before_fit()
+        dev = getattr(self.dls, 'device', None) or next(self.model.parameters()).device
+        self.autocast = torch.autocast(torch.device(dev).type, dtype=torch.bfloat16)
+
 # %% ../nbs/02_train.ipynb #0a6c0727
 class TerminateOnNaN(TerminateOnNaNCallback):
     "fastai's `TerminateOnNaNCallback` that also records where the loss became NaN/inf in `learn.nan_stop`."
@@ -58,31 +91,42 @@ def _reseed_loaders(dls, seed):
     for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed * 7919 + i)
 
 def make_learner(model, dls, cbs=None, lr: float = 3e-3, wd: float = 5e-4, seed: int = 0, opt_func=Adam,
-                 metrics=(accuracy,), loss_func=None, channels_last: bool = True, **kwargs) -> Learner:
+                 metrics=(accuracy,), loss_func=None, channels_last: bool = True, device='auto', precision: str = 'auto',
+                 compile: bool = False, **kwargs) -> Learner:
     """A seeded fastai `Learner` whose callbacks can read `learn.attr` (protected attribute) and `learn.sample_idx`.
-    `channels_last` puts the model and batches in NHWC memory format (faster convolutions on CPU, see `bench/`)."""
+    `channels_last` puts the model and batches in NHWC memory format (faster convolutions on CPU, see `bench/`).
+    `device` (`default_device`) gets the model and `dls`; `precision` (`resolve_precision`): `'bf16'` trains under
+    bf16 autocast (`BF16Autocast`); `compile`: `torch.compile` the model in place. `learn.precision` tells which."""
+    dev = default_device(device); prec = resolve_precision(precision, dev)
     seed_everything(seed); _reseed_loaders(dls, seed)
+    place_dataloaders(dls, dev); model.to(dev)
+    if compile: model.compile()
     if channels_last:
         model.to(memory_format=torch.channels_last)
         for dl in dls.loaders:
             if hasattr(dl, 'channels_last'): dl.channels_last = True
-    cbs = [AttributeBatch(), TerminateOnNaN()] + list(cbs or [])
-    return Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=opt_func, lr=lr, wd=wd,
-                   metrics=list(metrics), cbs=cbs, **kwargs)
+    cbs = [AttributeBatch(), TerminateOnNaN()] + ([BF16Autocast()] if prec == 'bf16' else []) + list(cbs or [])
+    learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=opt_func, lr=lr, wd=wd,
+                    metrics=list(metrics), cbs=cbs, **kwargs)
+    learn.precision = prec
+    return learn
 
 def train_model(model, dls, epochs: int = 10, lr: float = 3e-3, cbs=None, seed: int = 0, progress: bool = True,
-                one_cycle: bool = True, patience: int | None = None, restore_best: bool = False, **kwargs) -> Learner:
+                one_cycle: bool = True, patience: int | None = None, restore_best: bool = False, device='auto',
+                precision: str = 'auto', compile: bool = False, **kwargs) -> Learner:
     """Train `model` on `dls` for at most `epochs` with the one-cycle policy (`one_cycle=False`: a constant `lr`);
     returns the `Learner`. `patience`: stop when the validation loss has not improved for that many epochs (fastai's
     `EarlyStoppingCallback`);
     `restore_best`: end with the weights of the epoch of lowest validation loss (fastai's `SaveModelCallback`).
-    `learn.best_epoch` (1-based), `learn.stopped_early` and `training_history(learn)` tell what happened."""
+    `learn.best_epoch` (1-based), `learn.stopped_early` and `training_history(learn)` tell what happened.
+    `device`, `precision`, `compile`: as `make_learner`."""
     if epochs < 1: raise ValueError(f"epochs must be at least 1, got {epochs}")
     if patience is not None and patience < 1: raise ValueError(f"patience must be at least 1 epoch, got {patience}")
     stops = [EarlyStoppingCallback(monitor='valid_loss', patience=patience)] if patience else []
     with tempfile.TemporaryDirectory() as ckpt:  # the best checkpoint lives only while we train
         saver = [SaveModelCallback(monitor='valid_loss', fname='best', with_opt=False)] if restore_best else []
-        learn = make_learner(model, dls, cbs=list(cbs or []) + stops + saver, lr=lr, seed=seed, path=ckpt, **kwargs)
+        learn = make_learner(model, dls, cbs=list(cbs or []) + stops + saver, lr=lr, seed=seed, path=ckpt,
+                             device=device, precision=precision, compile=compile, **kwargs)
         fit = learn.fit_one_cycle if one_cycle else learn.fit
         if progress: fit(epochs, lr)
         else:  # quiet: no bar, no table, and not the trackers' "Better model found" / "early stopping" prints
@@ -108,13 +152,15 @@ def training_history(learn) -> pd.DataFrame:
 # %% ../nbs/02_train.ipynb #eba8959b
 @torch.no_grad()
 def predict(model, data, bs: int = 512, embeddings: bool = False):
-    """Predictions of `model` on a `FairDataset` (or a DataLoader yielding `(x, y, a, idx)`): a DataFrame with
-    `idx, y, a, pred, p0..p{C-1}`; with `embeddings=True`, also the `(N, d)` embedding tensor."""
-    if isinstance(data, FairDataset): data = fair_dataloaders(data, data, bs=bs, val_bs=bs).valid
+    """Predictions of `model` on a `FairDataset` (or a DataLoader yielding `(x, y, a, idx)`), on the model's device:
+    a DataFrame with `idx, y, a, pred, p0..p{C-1}`; with `embeddings=True`, also the `(N, d)` embedding tensor."""
+    dev = next(model.parameters(), torch.empty(0)).device
+    if isinstance(data, FairDataset): data = fair_dataloaders(data, data, bs=bs, val_bs=bs, device=dev).valid
     was = model.training; model.eval()
     ys, as_, ids, ps, es = [], [], [], [], []
     try:
         for x, y, a, idx in data:
+            x = x.to(dev)
             if embeddings and hasattr(model, 'forward_both'): emb, logits = model.forward_both(x); es.append(emb.float().cpu())
             else: logits = model(x)
             ps.append(F.softmax(logits.float(), 1).cpu()); ys.append(y.cpu()); as_.append(a.cpu()); ids.append(idx.cpu())
@@ -133,3 +179,12 @@ def prob_matrix(df: pd.DataFrame) -> np.ndarray:
     "The `(N, C)` probability columns of a predictions DataFrame."
     cols = sorted((c for c in df.columns if c.startswith('p') and c[1:].isdigit()), key=lambda c: int(c[1:]))
     return df[cols].to_numpy()
+
+# %% ../nbs/02_train.ipynb #513211f3
+# sgd: momentum 0.9 with L2 weight decay, as torch.optim.SGD in the CIFAR seeds' code; adam: fastai's Adam
+OPTIMISERS = {'adam': Adam, 'sgd': partial(SGD, mom=0.9, decouple_wd=False)}
+
+def optimiser(opt: str | None = None, wd: float | None = None) -> dict:
+    "`make_learner`'s `opt_func` for the optimiser named `opt` in `OPTIMISERS` (None: Adam), and `wd` when it is given."
+    if (opt or 'adam') not in OPTIMISERS: raise ValueError(f"unknown optimiser {opt!r}; known: {list(OPTIMISERS)}")
+    return {'opt_func': OPTIMISERS[opt or 'adam'], **({} if wd is None else {'wd': wd})}

@@ -204,10 +204,28 @@ def test_output_is_atomic(planted, tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_dask_executor_says_not_implemented(planted, tmp_path, capsys):
-    code, err = run_cli(['--reference', planted / 'teacher_seed0.parquet', '--compressed', planted / 'student_seed0.csv',
-                         '--out', tmp_path / 'o', '--executor', 'dask'], capsys)
-    assert code == 2 and 'not implemented' in err and not (tmp_path / 'o').exists()
+def test_dask_executor_on_a_cluster_equals_local(planted, tmp_path, capsys):
+    "`--executor dask --scheduler ADDR` on a local two-worker cluster: the same audit.json as the in-memory audit."
+    from distributed import LocalCluster
+    args = ['--reference', planted / 'teacher_seed*.parquet', '--compressed', f"kd={planted / 'student_seed*.csv'}",
+            '--n-resamples', '50']
+    assert run_cli(args + ['--out', tmp_path / 'local'], capsys)[0] == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        code, err = run_cli(args + ['--out', tmp_path / 'dask', '--executor', 'dask', '--partition-rows', '400',
+                                    '--scheduler', cluster.scheduler_address], capsys)
+        assert code == 0, err
+        bad, err = run_cli(['--reference', planted / 'teacher_seed0.parquet', '--compressed', planted / 'nothing*.csv',
+                            '--out', tmp_path / 'bad', '--executor', 'dask', '--scheduler', cluster.scheduler_address], capsys)
+        assert bad == 2 and 'no file matches' in err and not (tmp_path / 'bad').exists()
+    j, jd = (json.loads((tmp_path / o / 'audit.json').read_text()) for o in ('local', 'dask'))
+    assert jd['summary'] == j['summary']
+    assert jd['findings'] == j['findings']
+    pd.testing.assert_frame_equal(pd.DataFrame(jd['compressed']['kd']['classes']),        # KL sums: by chunk, so to
+                                  pd.DataFrame(j['compressed']['kd']['classes']), rtol=1e-12)  # rounding
+    assert jd['compressed']['kd']['kl'] == pytest.approx(j['compressed']['kd']['kl'])     # probabilities, summed by chunk
+    assert 'dask (4 chunks' in jd['inputs']['executor']
+    ex, exd = (pd.read_csv(tmp_path / o / 'exemplars.csv').sort_values('id', ignore_index=True) for o in ('local', 'dask'))
+    pd.testing.assert_frame_equal(exd, ex)
 
 
 def test_readme_snippet_is_the_readmes():
