@@ -33,7 +33,7 @@ test: $(STAMP) chromium
 	$(BIN)/python scripts/check_export.py
 	$(BIN)/python scripts/split_imports.py --check
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
-	$(BIN)/python -m pytest -q --durations=12 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12 tests  # 2 workers, a test file each: kernels wait on I/O
 
 ## Debian's Chromium for the site screenshot test (installed when missing and we are root with apt-get)
 chromium:

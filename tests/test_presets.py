@@ -67,7 +67,7 @@ class _Requests(SchedulerPlugin):
 
 def test_cifar100_on_dask_gpu_workers(tmp_path, capsys):
     "seed 000's CIFAR-100 preset, unchanged, on a two-worker cluster: every run asks a worker for one GPU"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, resources={'GPU': 1}, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, resources={'GPU': 1}, dashboard_address=None) as cluster:  # processes: papermill runs an event loop per run
         rec = _Requests(cluster.scheduler)
         cluster.scheduler.add_plugin(rec, name='requests')
         study, teachers, students = _smoke_study('cifar100', tmp_path, capsys, '--executor', 'dask',
