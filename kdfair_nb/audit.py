@@ -19,28 +19,34 @@ from .metrics import _bincount_conf, _div, _gaps_from_gconf, _headline, cev_sde_
 from .stats import bootstrap_effect, classwise_tests, effect_ci, verdict
 
 # %% auto #0
-__all__ = ['HARM', 'READING', 'AuditInputError', 'read_table', 'Run', 'expand_runs', 'Side', 'AuditData', 'read_classes',
-           'load_runs', 'side_conf', 'metrics_from_conf', 'run_metrics', 'pair_runs', 'sample_bootstrap', 'change',
-           'headline_effects', 'class_table', 'modal_prediction', 'null_splits', 'exemplar_counts',
-           'exemplars_from_counts', 'exemplars', 'fidelity_counts', 'fidelity_from_counts', 'fidelity',
-           'cev_sde_effects', 'audit_totals', 'merge_totals', 'Audit', 'plant_audit', 'audit', 'plot_class_change',
-           'plot_disparity', 'plot_cie', 'to_dict', 'exemplars_table', 'to_html', 'audit_dask', 'audit_main']
+__all__ = ['HARM', 'READING', 'AuditInputError', 'table_format', 'read_table', 'Run', 'expand_runs', 'Side', 'AuditData',
+           'read_classes', 'load_runs', 'side_conf', 'metrics_from_conf', 'run_metrics', 'pair_runs',
+           'sample_bootstrap', 'change', 'headline_effects', 'class_table', 'modal_prediction', 'null_splits',
+           'exemplar_counts', 'exemplars_from_counts', 'exemplars', 'fidelity_counts', 'fidelity_from_counts',
+           'fidelity', 'cev_sde_effects', 'audit_totals', 'merge_totals', 'Audit', 'plant_audit', 'audit',
+           'plot_class_change', 'plot_disparity', 'plot_cie', 'to_dict', 'exemplars_table', 'to_html', 'audit_dask',
+           'audit_main']
 
 # %% ../nbs/16_audit.ipynb #f46193db
 class AuditInputError(ValueError):
     "Bad audit input (raised before any work; the message names the file and what is wrong)."
 
-def read_table(path) -> pd.DataFrame:
-    "One prediction table from a `.csv` (optionally compressed) or `.parquet` file; an empty file is an error."
+def table_format(path) -> tuple:
+    """`(Path, format)` of a prediction table file: 'parquet', 'csv' or 'tsv' (optionally compressed: `.csv.gz`);
+    a missing or empty file or another format is an `AuditInputError`."""
     p = Path(path)
     if not p.is_file(): raise AuditInputError(f"file not found: {p}")
     if p.stat().st_size == 0: raise AuditInputError(f"{p}: empty file")
     suffixes = [s.lower() for s in p.suffixes]
-    try:
-        if suffixes and suffixes[-1] in ('.parquet', '.pq'): df = pd.read_parquet(p)
-        elif '.csv' in suffixes or '.tsv' in suffixes: df = pd.read_csv(p, sep='\t' if '.tsv' in suffixes else ',')
-        else: raise AuditInputError(f"{p}: unknown table format {p.suffix!r}; expected .csv or .parquet")
-    except AuditInputError: raise
+    if suffixes and suffixes[-1] in ('.parquet', '.pq'): return p, 'parquet'
+    if '.tsv' in suffixes: return p, 'tsv'
+    if '.csv' in suffixes: return p, 'csv'
+    raise AuditInputError(f"{p}: unknown table format {p.suffix!r}; expected .csv or .parquet")
+
+def read_table(path) -> pd.DataFrame:
+    "One prediction table from a `.csv` (optionally compressed) or `.parquet` file; an empty file is an error."
+    p, fmt = table_format(path)
+    try: df = pd.read_parquet(p) if fmt == 'parquet' else pd.read_csv(p, sep='\t' if fmt == 'tsv' else ',')
     except Exception as e: raise AuditInputError(f"{p}: cannot read it ({type(e).__name__}: {e})") from None
     if df.empty: raise AuditInputError(f"{p}: empty file (no rows)")
     return df
@@ -204,6 +210,11 @@ def _binarise(a: pd.Series, privileged, where: str, coding: tuple | None = None)
     code = np.where(missing, -1, (a == v1).astype(np.int64))
     return code.astype(np.int8), [str(v0), str(v1)], ''
 
+def _check_seeds(side: str, seeds: list):
+    "Two runs of one side with the same seed are an error (a run given twice)."
+    if any(s is not None for s in seeds) and len(set(seeds)) != len(seeds):
+        raise AuditInputError(f"{side}: two runs have the same seed {pd.Series(seeds)[pd.Series(seeds).duplicated()].iloc[0]}")
+
 def load_runs(reference, compressed, classes=None, privileged=None, prob_tol: float = 1e-3,
               attribute_coding: tuple | None = None) -> AuditData:
     """Read, validate and align the `reference` runs and the `compressed` sets (a spec, or a dict name -> spec);
@@ -270,8 +281,7 @@ def load_runs(reference, compressed, classes=None, privileged=None, prob_tol: fl
                     raise AuditInputError(f"{r.name}: `{what}` = {v[i]} at id {_v(ids[i])} is outside the class range 0..{C - 1}")
             preds.append(pred); Ps.append(P)
         seeds = [r.seed for r in runs]
-        if any(s is not None for s in seeds) and len(set(seeds)) != len(seeds):
-            raise AuditInputError(f"{side}: two runs have the same seed {pd.Series(seeds)[pd.Series(seeds).duplicated()].iloc[0]}")
+        _check_seeds(side, seeds)
         P = np.stack(Ps) if all(p is not None for p in Ps) else None
         sides[side] = Side(side, np.stack(preds), P, [r.name for r in runs], seeds)
     # the protected attribute: from the runs that have one; they must agree
@@ -969,16 +979,12 @@ Audit._repr_html_ = lambda self: f'<div class="kdfair-audit"><style>{_CSS.replac
 # %% ../nbs/16_audit.ipynb #409faccd
 def _dask_frame(path, blocksize):
     import dask.dataframe as dd
-    p = Path(path)
-    if not p.is_file(): raise AuditInputError(f"file not found: {p}")
-    if p.stat().st_size == 0: raise AuditInputError(f"{p}: empty file")
-    sfx = [s.lower() for s in p.suffixes]
+    p, fmt = table_format(path)
     try:
-        if sfx and sfx[-1] in ('.parquet', '.pq'): return dd.read_parquet(str(p), split_row_groups=True)  # a partition per row group
-        if '.csv' in sfx or '.tsv' in sfx:
-            return dd.read_csv(str(p), sep='\t' if '.tsv' in sfx else ',', blocksize=None if sfx[-1] not in ('.csv', '.tsv') else blocksize)
+        if fmt == 'parquet': return dd.read_parquet(str(p), split_row_groups=True)  # a partition per row group
+        compressed = p.suffix.lower() not in ('.csv', '.tsv')                        # cannot be split into blocks
+        return dd.read_csv(str(p), sep='\t' if fmt == 'tsv' else ',', blocksize=None if compressed else blocksize)
     except Exception as e: raise AuditInputError(f"{p}: cannot read it ({type(e).__name__}: {e})") from None
-    raise AuditInputError(f"{p}: unknown table format {p.suffix!r}; expected .csv or .parquet")
 
 def _dask_runs(spec, side: str, blocksize) -> list:
     "`(name, seed, dask DataFrame)` per run of a glob / path or a list of them (a `seed` column: one run per value)."
@@ -1025,8 +1031,7 @@ def _chunk_totals(frames, sides, names, coding, n_splits, seed, prob_tol):
     ref, k = runs[:sides['n_ref']], sides['n_ref']
     cmp = {}
     for name, r in sides['compressed']: cmp[name] = runs[k:k + r]; k += r
-    if any(len(f) == 0 for f in frames):
-        if all(len(f) == 0 for f in frames): return None
+    if all(len(f) == 0 for f in frames): return None              # an id range no run has
     data = load_runs(ref, cmp, names, prob_tol=prob_tol, attribute_coding=coding)
     return audit_totals(data, n_splits, seed)
 
@@ -1054,6 +1059,8 @@ def audit_dask(reference, compressed, classes=None, privileged=None, alpha: floa
     if 'reference' in compressed: raise AuditInputError("a compressed set may not be named 'reference'")
     ref_runs = _dask_runs(reference, 'reference', blocksize)
     cmp_runs = {str(k): _dask_runs(v, str(k), blocksize) for k, v in compressed.items()}
+    seeds = lambda rs: [s for _, s, _ in rs]
+    for side, rs in [('reference', ref_runs)] + list(cmp_runs.items()): _check_seeds(side, seeds(rs))
     every = ref_runs + [r for rs in cmp_runs.values() for r in rs]
     for name, _, df in every:                                   # columns: from the files' metadata, no work yet
         miss = [c for c in ('id', 'y') if c not in df.columns]
@@ -1081,20 +1088,13 @@ def audit_dask(reference, compressed, classes=None, privileged=None, alpha: floa
         if text: names = sorted(set(map(str, text)))
         elif n_p: names = [str(c) for c in range(n_p.pop())]
         else: names = [str(c) for c in range(1 + int(max(l[1] for s in scans for l in s['labels'].values())))]
-    coding = None
-    with_a = [s for s in scans if s['a'] is not None]
+    # the attribute's coding, decided by `_binarise` on the values of the whole table (a chunk may hold one group)
+    coding, group_note = None, 'no attribute column `a` in the tables'
+    with_a = [(name, s) for (name, _, _), s in zip(every, scans) if s['a'] is not None]
     if with_a:
-        vals = pd.Series(pd.unique(np.concatenate([np.asarray(s['a']) for s in with_a])))
-        vals = vals[~(((vals == -1) if pd.api.types.is_numeric_dtype(vals) else vals.astype(str).str.strip().eq('')))]
-        if privileged is None and len(vals) == 2:
-            v0, v1 = sorted(vals, key=lambda v: (str(type(v)), v)); coding = ({str(v0): 0, str(v1): 1}, [str(v0), str(v1)])
-        elif privileged is not None:
-            if str(privileged) not in set(map(str, vals)):
-                raise AuditInputError(f"--privileged value {privileged!r} is not among the attribute values {sorted(map(str, vals))[:10]}")
-            coding = ({str(v): int(str(v) == str(privileged)) for v in vals}, [f"not {privileged}", str(privileged)])
-        elif len(vals) > 2:
-            raise AuditInputError(f"the attribute `a` has {len(vals)} values ({sorted(map(str, vals))[:6]}); give `privileged` "
-                                  "(--privileged VALUE) to binarise it")
+        vals = pd.Series(pd.unique(np.concatenate([np.asarray(s['a']) for _, s in with_a])))
+        codes, groups, group_note = _binarise(vals, privileged, with_a[0][0])
+        if codes is not None: coding = ({str(v): int(c) for v, c in zip(vals, codes) if c >= 0}, groups)
     elif privileged is not None: raise AuditInputError("--privileged given but the tables have no attribute column `a`")
     # 2. the same id ranges in every run: sorted tables are only re-cut, others are sorted by Dask (out of core)
     frames = []
@@ -1125,14 +1125,10 @@ def audit_dask(reference, compressed, classes=None, privileged=None, alpha: floa
     tot = None
     for i in range(0, len(parts), batch): tot = _merge_some(tot, *compute(*parts[i:i + batch]))
     if tot is None: raise AuditInputError("the tables hold no rows")
-    seeds = lambda rs: [s for _, s, _ in rs]
-    for rs, side in [(ref_runs, 'reference')] + [(v, k_) for k_, v in cmp_runs.items()]:
-        ss = seeds(rs)
-        if any(s is not None for s in ss) and len(set(ss)) != len(ss): raise AuditInputError(f"{side}: two runs have the same seed")
     mk = lambda side, rs: Side(side, None, None, [n for n, _, _ in rs], seeds(rs))
     data = AuditData(None, None, None, names, coding[1] if coding else [], mk('reference', ref_runs),
                      {k_: mk(k_, v) for k_, v in cmp_runs.items()},
-                     '' if coding else 'no attribute column `a` in the tables', None, tot['n_samples'])
+                     '' if coding else group_note, None, tot['n_samples'])
     if tot['n_samples'] != n0: raise AuditInputError(f"the chunks hold {tot['n_samples']} samples, the tables {n0}")
     inputs = dict(reference=str(reference), compressed={k_: str(v) for k_, v in compressed.items()},
                   classes=str(classes) if isinstance(classes, (str, Path)) else None, privileged=privileged,
