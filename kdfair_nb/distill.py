@@ -245,18 +245,27 @@ def cached_teacher_outputs(teacher: nn.Module, dl, cache_dir=None, bs: int = 512
     """`teacher_outputs` memoised on (teacher hash, data fingerprint): in memory (the `TEACHER_CACHE_SIZE` most
     recent) and, with `cache_dir`, on disk, computed by one process when several ask at once (the others wait, then
     load). A damaged cache file raises an error naming it."""
-    reason = cache_unavailable_reason(dl)
-    if reason and 'fingerprint' in reason: return teacher_outputs(teacher, dl, bs)  # nothing to key on: no memo
+    compute = lambda: teacher_outputs(teacher, dl, bs)
+    if not _keyable(dl): return compute()  # nothing to key on: no memo
     key = f"{teacher_fingerprint(teacher)}-{_data_key(dl.dataset)}"
+    out = _memoised(key, None if cache_dir is None else Path(cache_dir) / f"teacher_outputs_{key}.pt", compute,
+                    _save_teacher_file, lambda p: _load_teacher_file(p, len(dl.dataset)))
+    out.key = key
+    return out
+
+def _keyable(dl) -> bool:
+    "Whether `dl`'s data set has a `fingerprint()` to key a cache on."
+    return callable(getattr(getattr(dl, 'dataset', None), 'fingerprint', None))
+
+def _memoised(key: str, path, compute, save, load):
+    """`compute()` memoised in memory under `key` (the `TEACHER_CACHE_SIZE` most recent) and, with a `path`, in that
+    file (`compute_once`: one process computes, the others wait and `load`); counted in `TEACHER_CACHE_STATS`."""
     if key in _TEACHER_CACHE:
         TEACHER_CACHE_STATS['hits'] += 1; _TEACHER_CACHE.move_to_end(key)
         return _TEACHER_CACHE[key]
-    compute = lambda: teacher_outputs(teacher, dl, bs)
-    if cache_dir is None: out, computed = compute(), True
-    else:
-        out, computed = compute_once(Path(cache_dir) / f"teacher_outputs_{key}.pt", compute, _save_teacher_file,
-                                     lambda p: _load_teacher_file(p, len(dl.dataset)))
-    out.key = key; TEACHER_CACHE_STATS['misses' if computed else 'disk'] += 1
+    if path is None: out, computed = compute(), True
+    else: out, computed = compute_once(path, compute, save, load)
+    TEACHER_CACHE_STATS['misses' if computed else 'disk'] += 1
     _TEACHER_CACHE[key] = out
     while len(_TEACHER_CACHE) > TEACHER_CACHE_SIZE: _TEACHER_CACHE.popitem(last=False)
     return out
@@ -511,21 +520,11 @@ def cached_view_outputs(teacher: nn.Module, dl, replay: ReplayViews, cache_dir=N
     `teacher_views_<key>.pt` (`view_cache_key`) computed by one process when several ask at once. A damaged file
     raises an error naming it."""
     compute = lambda: teacher_view_outputs(teacher, dl, replay, bs, topk, logits, emb)
-    reason = cache_unavailable_reason(dl)
-    if reason and 'fingerprint' in reason: return compute()  # nothing to key on: no memo
-    key = view_cache_key(teacher, dl.dataset, replay, topk, logits, emb)
-    mkey = f"views-{key}"
-    if mkey in _TEACHER_CACHE:
-        TEACHER_CACHE_STATS['hits'] += 1; _TEACHER_CACHE.move_to_end(mkey)
-        return _TEACHER_CACHE[mkey]
-    if cache_dir is None: out, computed = compute(), True
-    else:
-        spec = _view_spec(replay, topk, logits, emb)
-        out, computed = compute_once(Path(cache_dir) / f"teacher_views_{key}.pt", compute, _save_view_file,
-                                     lambda p: _load_view_file(p, len(dl.dataset), spec))
-    out.key = key; TEACHER_CACHE_STATS['misses' if computed else 'disk'] += 1
-    _TEACHER_CACHE[mkey] = out
-    while len(_TEACHER_CACHE) > TEACHER_CACHE_SIZE: _TEACHER_CACHE.popitem(last=False)
+    if not _keyable(dl): return compute()  # nothing to key on: no memo
+    key, spec = view_cache_key(teacher, dl.dataset, replay, topk, logits, emb), _view_spec(replay, topk, logits, emb)
+    out = _memoised(f"views-{key}", None if cache_dir is None else Path(cache_dir) / f"teacher_views_{key}.pt", compute,
+                    _save_view_file, lambda p: _load_view_file(p, len(dl.dataset), spec))
+    out.key = key
     return out
 
 # %% ../nbs/03_distill.ipynb #2a48574e
