@@ -15,11 +15,12 @@ import pandas as pd
 from scipy import stats
 
 # %% auto #0
-__all__ = ['BOOT_METRICS', 'FairnessWarning', 'Preds', 'check_preds', 'unpack', 'confusion_matrix', 'group_confusion', 'accuracy',
-           'classification_scores', 'recall_disparity', 'mean_abs_disparity', 'pct_change', 'fairness_gaps', 'dpd_eod',
-           'fairlearn_gaps', 'group_table', 'ovr_rates', 'RateShift', 'cev_sde_from_rates', 'cev_sde',
-           'plot_rate_shift', 'agreement', 'linear_cka', 'svcca', 'bootstrap_ci', 'fairness_report', 'plot_disparity',
-           'pareto_front', 'plot_tradeoff', 'plot_tradeoff_3d']
+__all__ = ['NOISE_METRICS', 'BOOT_METRICS', 'FairnessWarning', 'Preds', 'check_preds', 'unpack', 'confusion_matrix',
+           'group_confusion', 'accuracy', 'classification_scores', 'recall_disparity', 'mean_abs_disparity',
+           'pct_change', 'fairness_gaps', 'dpd_eod', 'fairlearn_gaps', 'group_table', 'disparity_variance',
+           'corrected_disparity', 'worst_group_recall', 'null_group_confusions', 'noise_floor', 'ovr_rates',
+           'RateShift', 'cev_sde_from_rates', 'cev_sde', 'plot_rate_shift', 'agreement', 'linear_cka', 'svcca',
+           'bootstrap_ci', 'fairness_report', 'plot_disparity', 'pareto_front', 'plot_tradeoff', 'plot_tradeoff_3d']
 
 # %% ../nbs/04_metrics.ipynb #5352d237
 class FairnessWarning(UserWarning):
@@ -265,6 +266,65 @@ def group_table(y, pred, a, cls: int | None = None, n_classes: int | None = None
                    'fpr': flm.false_positive_rate, 'accuracy': accuracy_score}
     return flm.MetricFrame(metrics=metrics, y_true=yy, y_pred=pp, sensitive_features=aa).by_group
 
+# %% ../nbs/04_metrics.ipynb #ddf1dbf6
+def disparity_variance(Mg) -> np.ndarray:
+    """Unbiased estimate of the sampling variance of each class's recall disparity, `(..., C)`, from group
+    confusions `(..., 2, C, C)`: the sum over the two groups of `r(1 - r) / (n - 1)` (NaN where a cell has < 2 samples)."""
+    Mg = np.asarray(Mg)
+    tp, n = np.diagonal(Mg, axis1=-2, axis2=-1).astype(np.float64), Mg.sum(-1).astype(np.float64)
+    r = _div(tp, n)
+    v = _div(r * (1 - r), n - 1)
+    return np.where(n >= 2, v, np.nan).sum(-2)
+
+# %% ../nbs/04_metrics.ipynb #b9ca5caf
+def corrected_disparity(Mg) -> dict:
+    """Raw and bias-corrected disparity from group confusions `(..., 2, C, C)`: `disp_ms` (mean over classes of the
+    squared recall disparity), `disp_ms_corr` (the same minus each class's estimated sampling variance: unbiased for
+    the true mean square), `disp_rms` and `disp_rms_corr` (their square roots, the corrected one clipped at 0), and
+    per class `disp_sq_corr` `(..., C)` (d² − V, NaN where undefined)."""
+    d = _gaps_from_gconf(np.asarray(Mg))['disparity']
+    sq = d ** 2 - disparity_variance(Mg)
+    ms, ms_corr = _nan_reduce(d ** 2, 'mean'), _nan_reduce(sq, 'mean')
+    return dict(disp_ms=ms, disp_ms_corr=ms_corr, disp_rms=np.sqrt(ms),
+                disp_rms_corr=np.sqrt(np.clip(ms_corr, 0, None)), disp_sq_corr=sq)
+
+# %% ../nbs/04_metrics.ipynb #769ec1d4
+def worst_group_recall(Mg) -> dict:
+    """`worst_group_recall` (the lowest recall of any (class, group) cell) and `mean_worst_group_recall` (per class the
+    lower of its two groups' recalls, averaged over classes) from group confusions `(..., 2, C, C)`; empty cells skipped."""
+    tpr = _gaps_from_gconf(np.asarray(Mg))['tpr']                        # (..., 2, C)
+    per_class = -_nan_reduce(-np.swapaxes(tpr, -1, -2), 'max')         # min over the two groups: (..., C)
+    flat = tpr.reshape(*tpr.shape[:-2], -1)
+    return dict(worst_group_recall=-_nan_reduce(-flat, 'max'), mean_worst_group_recall=_nan_reduce(per_class, 'mean'))
+
+# %% ../nbs/04_metrics.ipynb #8a5d15c1
+def null_group_confusions(Mg, n_draws: int = 200, seed: int = 0) -> np.ndarray:
+    """`n_draws` group confusions `(n_draws, 2, C, C)` with the attribute permuted within each true class: the cells
+    keep their sizes and each class its pooled predictions (a multivariate hypergeometric draw per class)."""
+    Mg = np.asarray(Mg, np.int64)
+    if Mg.ndim != 3 or Mg.shape[0] != 2: raise ValueError(f"expected one group confusion (2, C, C), got {Mg.shape}")
+    rng, C = np.random.default_rng(seed), Mg.shape[-1]
+    out = np.zeros((n_draws, 2, C, C), np.int64)
+    for c in range(C):
+        row, n1 = Mg[:, c].sum(0), int(Mg[1, c].sum())
+        if n1 == 0 or n1 == row.sum(): out[:, :, c] = Mg[:, c]; continue   # one group only: nothing to permute
+        g1 = rng.multivariate_hypergeometric(row, n1, size=n_draws)
+        out[:, 1, c], out[:, 0, c] = g1, row - g1
+    return out
+
+# %% ../nbs/04_metrics.ipynb #9153aac6
+NOISE_METRICS = ('mean_abs_disp', 'disp_rms', 'dpd', 'eod')
+
+def noise_floor(Mg, n_draws: int = 200, seed: int = 0) -> dict:
+    """The noise floor of each disparity metric (`NOISE_METRICS`): its mean over `null_group_confusions` — what a model
+    with these per-class predictions and no true disparity scores on these cells — as `{metric}_noise`."""
+    null = null_group_confusions(Mg, n_draws, seed)
+    g = _gaps_from_gconf(null)
+    binary = null.shape[-1] == 2
+    vals = dict(mean_abs_disp=mean_abs_disparity(g['disparity']), disp_rms=np.sqrt(_nan_reduce(g['disparity'] ** 2, 'mean')),
+                **{k: v for k, v in _dpd_eod_from_gaps(g, binary).items() if k in ('dpd', 'eod')})
+    return {f'{k}_noise': float(np.nanmean(vals[k])) for k in NOISE_METRICS}
+
 # %% ../nbs/04_metrics.ipynb #8f55d70f
 def ovr_rates(y, pred, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     "One-vs-rest `(FPR, FNR)` per class, each `(C,)` or `(R, C)`; NaN where undefined."
@@ -389,14 +449,17 @@ def svcca(X, Y, keep: float = 0.99, return_corrs: bool = False):
     return (float(rho.mean()), rho) if return_corrs else float(rho.mean())
 
 # %% ../nbs/04_metrics.ipynb #d01fca45
-BOOT_METRICS = ('accuracy', 'macro_f1', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'dpd_max', 'eod_max')
+BOOT_METRICS = ('accuracy', 'macro_f1', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'dpd_max', 'eod_max',
+                'disp_rms', 'disp_rms_corr', 'disp_ms_corr', 'worst_group_recall', 'mean_worst_group_recall')
 
 def _headline(M3, binary: bool) -> dict:
     "Headline metrics from confusions `(..., 3, C, C)` with groups 0, 1 and 'no attribute'."
     out = _scores_from_conf(M3.sum(-3))
-    g = _gaps_from_gconf(M3[..., :2, :, :])
+    Mg = M3[..., :2, :, :]
+    g, cd = _gaps_from_gconf(Mg), corrected_disparity(Mg)
     out.update(mean_abs_disp=mean_abs_disparity(g['disparity']),
-               mean_abs_disp_nonzero=mean_abs_disparity(g['disparity'], nonzero=True), **_dpd_eod_from_gaps(g, binary))
+               mean_abs_disp_nonzero=mean_abs_disparity(g['disparity'], nonzero=True), **_dpd_eod_from_gaps(g, binary),
+               **{k: cd[k] for k in ('disp_rms', 'disp_rms_corr', 'disp_ms_corr')}, **worst_group_recall(Mg))
     return out
 
 def bootstrap_ci(data, pred=None, a=None, n_classes: int | None = None, metrics=('accuracy', 'mean_abs_disp', 'dpd', 'eod'),
@@ -428,15 +491,17 @@ def bootstrap_ci(data, pred=None, a=None, n_classes: int | None = None, metrics=
                              se=res.standard_error), index=pd.Index(metrics, name='metric'))
 
 # %% ../nbs/04_metrics.ipynb #96682a03
-_REL = ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod')
+_REL = ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'disp_rms_corr')
 
 def fairness_report(data, reference=None, *, pred=None, a=None, n_classes: int | None = None, ci: bool = False,
                     ci_metrics=('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod'),
                     n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, warn: bool = True,
-                    need_groups: bool = True) -> dict:
+                    need_groups: bool = True, noise_draws: int = 200) -> dict:
     """Headline numbers of one prediction set (DataFrame or arrays) as a flat dict; optionally vs a `reference`.
     `need_groups=False`: a data set without a protected attribute (`a` all -1, e.g. CIFAR-100) gives the same keys
-    with the group metrics (disparity, DPD, EOD) NaN instead of an error."""
+    with the group metrics (disparity, DPD, EOD) NaN instead of an error. Beside each disparity metric: the
+    bias-corrected disparity (`disp_rms_corr`, `disp_ms_corr`), worst-group recall, the smallest (class, group) cell
+    (`min_cell`) and the noise floors (`{metric}_noise`, from `noise_draws` within-class permutations; 0: none)."""
     p = unpack(data, pred, a, n_classes=n_classes, need_groups=need_groups)
     grouped = bool((p.a >= 0).any())
     if p.pred.ndim != 1: raise ValueError("fairness_report takes one prediction set")
@@ -447,7 +512,13 @@ def fairness_report(data, reference=None, *, pred=None, a=None, n_classes: int |
     row = dict(n=len(p.y), n_classes=p.n_classes, accuracy=h['accuracy'], macro_precision=h['macro_precision'],
                macro_recall=h['macro_recall'], macro_f1=h['macro_f1'], mean_abs_disp=h['mean_abs_disp'],
                mean_abs_disp_nonzero=h['mean_abs_disp_nonzero'], n_undefined_disp=int(np.isnan(d).sum()),
-               dpd=h['dpd'], eod=h['eod'], dpd_max=h['dpd_max'], eod_max=h['eod_max'])
+               dpd=h['dpd'], eod=h['eod'], dpd_max=h['dpd_max'], eod_max=h['eod_max'],
+               **{k: h[k] for k in ('disp_rms', 'disp_rms_corr', 'disp_ms_corr', 'worst_group_recall',
+                                    'mean_worst_group_recall')})
+    cells = M3[:2].sum(-1)                                        # (2, C) samples per (group, class)
+    row['min_cell'] = int(cells.min()) if grouped else 0
+    nan_floor = {f'{k}_noise': float('nan') for k in NOISE_METRICS}
+    row.update(noise_floor(M3[:2], noise_draws, seed) if grouped and noise_draws else nan_floor)
     if ci:
         b = bootstrap_ci(p, metrics=ci_metrics, n_resamples=n_resamples, confidence=confidence, seed=seed)
         for m, r in b.iterrows(): row[f'{m}_lo'], row[f'{m}_hi'] = float(r['lo']), float(r['hi'])

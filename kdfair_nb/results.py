@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from .core import read_json
+
 # %% auto #0
 __all__ = ['STUDENT_DEFAULTS', 'METHOD_NAMES', 'METRICS', 'select', 'Study', 'load_study', 'methods_runs', 'lambda_runs',
            'temperature_runs', 'pruning_runs', 'mean_ci', 'fmt_mean_std']
@@ -182,12 +184,17 @@ def _infer_T(st: pd.DataFrame) -> float:
     pref = s[(s.lam > 0) | (s.sparsity > 0) | ~s.method.isin(['kd'])]
     return float((pref if len(pref) else s)['T'].mode().iloc[0])
 
-def load_study(study_dir, default_T: float | None = None, collect: bool = False) -> Study:
+def load_study(study_dir, default_T: float | None = None, collect: bool = False, preset: str | None = None) -> Study:
     """Read a study folder's teacher and student results (only `status == 'ok'` runs; failures kept in
-    `Study.failed`). `collect=True` rebuilds the tables from the run folders instead of `results.parquet`."""
+    `Study.failed`). `collect=True` rebuilds the tables from the run folders instead of `results.parquet`. `preset`:
+    only that preset's runs (its plan, `plans/<preset>.json`, written by `kdfair study`), for presets that share a
+    folder (the quick study's runs are a subset of the full one's)."""
     p = Path(study_dir)
     if not p.is_dir(): raise FileNotFoundError(f"no study folder {p}")
     t, s = _read_results(p / 'teachers', collect), _read_results(p / 'students', collect)
+    plan = read_json(p / 'plans' / f'{preset}.json') if preset else None
+    if preset and plan is None: raise FileNotFoundError(f"no plan of preset {preset!r} in {p / 'plans'} (written by kdfair study)")
+    if plan: t, s = t[t.run_id.isin(plan['teachers'])], s[s.run_id.isin(plan['students'])]
     if t.empty and s.empty: raise FileNotFoundError(f"{p} holds no teacher or student runs")
     failed = pd.concat([d.loc[d.status != 'ok', ['run_id', 'error']].assign(stage=stage)
                         for stage, d in (('teachers', t), ('students', s))], ignore_index=True)

@@ -16,60 +16,64 @@ from .sweep import KERNEL_ARGS, SweepConfigError, _resume_hint, parse_resources,
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'TINY', 'CIFAR100', 'CELEBA', 'CIFAR100_PRUNING', 'CIFAR100_PRUNING_IMBALANCED', 'WIDER', 'PRESETS',
            'DATA_LAYOUTS', 'get_preset', 'describe_registries', 'describe_presets', 'data_layout_problems',
-           'check_data', 'smoke', 'configure', 'teacher_config', 'student_config', 'experiment_rules', 'check_study',
-           'pages_dir', 'run_narrative', 'render_html', 'run_study', 'main']
+           'check_data', 'smoke', 'configure', 'teacher_config', 'teacher_of', 'teacher_dirs', 'student_config',
+           'experiment_rules', 'check_study', 'default_study_dir', 'write_plan', 'pages_dir', 'run_narrative',
+           'render_html', 'run_study', 'main']
 
 # %% ../nbs/09_study.ipynb #27d50fa3
 # The embedded benchmark (chosen by measurement: see "Choosing the benchmark" above): biased Trifeature whose label
 # is the texture — the hard feature at 32 px — so that the teacher errs in most classes, is clearly better than the
 # student trained alone, and KD beats no KD. Every model trains for a fixed one-cycle budget and keeps the epoch of
 # lowest validation loss; the study page's checks verify that the validation loss had flattened by the end.
-_SEEDS = [0, 1, 2, 3, 4]
+# One teacher per student seed: student seed i distils from teacher seed i (`teacher_of`), so an interval over
+# seeds covers the teacher's variance as well as the student's — a claim about KD is a claim about teachers in general.
+_SEEDS4 = [0, 1, 2, 3]
 QUICK = {
     'name': 'quick',
-    'data': dict(dataset='trifeature', label='texture', n_train=6000, n_valid=1000, n_test=2000, size=32, skew=0.8,
+    'runs': 'trifeature',  # runs/trifeature: the quick and full presets share their runs (full = quick + more seeds)
+    # test and validation images cost almost nothing to render: 10,000 test images leave ~65 in the smallest (class,
+    # group) cell (13 with 2,000), 2,000 validation images for the convergence check and the choice of λ
+    'data': dict(dataset='trifeature', label='texture', n_train=6000, n_valid=2000, n_test=10000, size=32, skew=0.8,
                  data_seed=0),
-    # one teacher, trained alone on both cores; every model: a fixed one-cycle budget, keeping its best epoch
-    'teacher': dict(pair='trifeature', epochs=30, patience=0, lr=0.003, bs=128, threads=2),
-    'teacher_seeds': [0],
+    # four teachers on one thread each, two at a time; every model: a fixed one-cycle budget, keeping its best epoch
+    'teacher': dict(pair='trifeature', epochs=30, patience=0, lr=0.003, bs=128, threads=1),
+    'teacher_seeds': _SEEDS4,
     # a budget long enough that the validation loss has flattened when the one-cycle schedule ends (see the pilot);
     # 50 epochs: with 40, 3 of 50 students still improved their validation loss by 2.0-2.3% over their last 5 epochs
     'student': dict(epochs=50, patience=0, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
     'blocks': {
-        'methods': {'method': ['none', 'kd'], 'seed': _SEEDS},                   # the main comparison: 5 seeds
-        'other_methods': {'method': ['rkd', 'ctkd', 'kdpp'], 'seed': [0, 1, 2]},
-        'lambda': {'method': ['kd'], 'lam': [0.5, 1.0, 2.0], 'seed': _SEEDS},   # λ is chosen on validation
-        'temperature': {'method': ['kd'], 'T': [1.0, 2.0, 8.0], 'seed': _SEEDS},  # with T = 4 from 'methods'
+        'methods': {'method': ['none', 'kd'], 'seed': _SEEDS4},                  # the main comparison: 4 teachers
+        'other_methods': {'method': ['rkd', 'ctkd', 'kdpp'], 'seed': [0, 1]},   # a table only; more in full
+        'lambda': {'method': ['kd'], 'lam': [0.5, 1.0, 2.0], 'seed': _SEEDS4},  # λ is chosen on validation
+        'temperature': {'method': ['kd'], 'T': [1.0, 2.0, 8.0], 'seed': _SEEDS4},  # with T = 4 from 'methods'
         # seed 001: a copy of the teacher pruned gradually (AGP) to 75%, fine-tuned with CE only or with KD; a pruned
         # model keeps its last epoch (its masks reach the target late in the schedule), so it trains a fixed budget
-        'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS},
+        'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS4},
     },
     'workers': 2,
     'pages': 'nbs/study',  # its executed study notebooks are the site's study pages
-    'time': 'about 1 h',  # make study from a fresh clone (README, performance)
+    'time': 'about 45 min',  # make study from a fresh clone (README, performance)
 }
 
 _SEEDS10 = list(range(10))
 FULL = {
     'name': 'full',
-    # the quick benchmark (same training set and models) with twice the validation and test images: a steadier
-    # validation loss for the convergence check and tighter per-class tests
-    'data': {**QUICK['data'], 'n_valid': 2000, 'n_test': 4000},
-    # three teacher seeds, so #TC (teacher vs KD student, per class) can be tested; students distil from seed 0
-    'teacher': dict(pair='trifeature', epochs=30, patience=0, lr=0.003, bs=128, threads=1),
-    'teacher_seeds': [0, 1, 2],
-    # 50 epochs, as in the quick study
-    'student': dict(epochs=50, patience=0, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
+    'runs': 'trifeature',  # nested: the quick study's runs are a subset of these, so `make study STUDY=full` after
+                           # `make study` trains only what the quick study lacks
+    'data': dict(QUICK['data']),
+    'teacher': dict(QUICK['teacher']),
+    'teacher_seeds': _SEEDS10,                                                   # ten teachers, one per student seed
+    'student': dict(QUICK['student']),
     'blocks': {
-        'methods': {'method': ['none', 'kd'], 'seed': _SEEDS10},                 # the main comparison: 10 seeds
-        'other_methods': {'method': ['rkd', 'ctkd', 'kdpp'], 'seed': _SEEDS},
+        'methods': {'method': ['none', 'kd'], 'seed': _SEEDS10},
+        'other_methods': {'method': ['rkd', 'ctkd', 'kdpp'], 'seed': [0, 1, 2, 3, 4]},
         'lambda': {'method': ['kd'], 'lam': [0.5, 1.0, 2.0], 'seed': _SEEDS10},
         'temperature': {'method': ['kd'], 'T': [1.0, 2.0, 8.0], 'seed': _SEEDS10},
-        'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS},
+        'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS10},
     },
     'workers': 2,
     'pages': 'nbs/study/full',  # a second study page in the site
-    'time': 'about 2 h',
+    'time': 'about 2 h (estimated)',
 }
 
 # a smoke test of the whole pipeline in about a minute (tests, and a first look after `pip install`): no result
@@ -304,12 +308,34 @@ def teacher_config(preset: dict, study_dir, root=None) -> dict:
             'base': {**preset['data'], **preset['teacher'], 'cache_dir': str(Path(study_dir) / 'cache')},
             'grid': {'seed': list(preset['teacher_seeds'])}}
 
-def student_config(preset: dict, study_dir, teacher_dir, root=None) -> dict:
-    "Sweep config of the student stage: one sweep block per study block, distilled from `teacher_dir`."
+def teacher_of(preset: dict, seed: int) -> int:
+    """The teacher seed a student of seed `seed` distils from: the teacher of the same seed when the preset has one
+    (one teacher per student seed), else `teacher_seeds[seed % n]`. The rule does not depend on how many seeds a
+    preset has, so a preset with more seeds and teachers keeps every pairing of a smaller one (nested presets)."""
+    ts = list(preset['teacher_seeds'])
+    return seed if seed in ts else ts[seed % len(ts)]
+
+def teacher_dirs(preset: dict, study_dir, root=None) -> dict:
+    "The run folder of each teacher seed of `preset` under `study_dir` (known before training: a run's id is its parameters)."
+    plan = plan_sweep(teacher_config(preset, study_dir, root))
+    return {int(p['seed']): str(plan.runs_dir / rid) for rid, p in plan.runs}
+
+def student_config(preset: dict, study_dir, teacher_dir=None, root=None) -> dict:
+    """Sweep config of the student stage: one sweep block per study block and teacher, each student seed distilled
+    from its teacher (`teacher_of`). `teacher_dir`: a folder for every student (one teacher), a dict of folders by
+    teacher seed, or None: the preset's own teacher runs under `study_dir` (`teacher_dirs`)."""
+    if teacher_dir is None: teacher_dir = teacher_dirs(preset, study_dir, root)
+    by_seed = teacher_dir if isinstance(teacher_dir, dict) else None
+    sweeps = []
+    for b in preset['blocks'].values():
+        seeds = list(b.get('seed', [preset['student'].get('seed', 0)]))
+        groups = {}
+        for s in seeds: groups.setdefault(teacher_of(preset, s) if by_seed else None, []).append(s)
+        for t, ss in groups.items():
+            base = {'teacher_dir': str(by_seed[t] if by_seed else teacher_dir)}
+            sweeps.append({'base': base, 'grid': {**b, 'seed': ss} if 'seed' in b else dict(b)})
     return {'name': f"{preset['name']}-students", 'notebook': str(notebooks_dir(root) / 'experiments/distill.ipynb'),
-            'runs_dir': str(Path(study_dir) / 'students'),
-            'base': {**preset['student'], 'teacher_dir': str(teacher_dir)},
-            'sweeps': [{'grid': dict(b)} for b in preset['blocks'].values()]}
+            'runs_dir': str(Path(study_dir) / 'students'), 'base': dict(preset['student']), 'sweeps': sweeps}
 
 def _choice(options):
     options = tuple(options)
@@ -368,27 +394,40 @@ def check_study(preset, study_dir, root=None):
     """Validate every stage of `preset` against the experiment notebooks and their `experiment_rules` before anything
     trains; raises one `SweepConfigError` that lists every problem."""
     p, errors = get_preset(preset), []
-    for cfg in (teacher_config(p, study_dir, root), student_config(p, study_dir, Path(study_dir) / 'teachers' / 'T', root)):
+    tdirs = {s: str(Path(study_dir) / 'teachers' / f'T{s}') for s in p['teacher_seeds']}  # placeholders: nothing trained
+    for cfg in (teacher_config(p, study_dir, root), student_config(p, study_dir, tdirs, root)):
         try: plan_sweep(cfg, rules=experiment_rules(cfg['notebook']))
         except SweepConfigError as e: errors.append(f"{cfg['name']}: {e}")
     if errors: raise SweepConfigError('the study cannot run:\n' + '\n'.join(errors))
 
 # %% ../nbs/09_study.ipynb #c7ad57d2
-def _teacher_dir(df, seeds) -> str:
-    "The run of the first teacher seed (the students distil from it); an error that says what failed when it did not finish."
-    ok = df[(df.status == 'ok') & (df.seed == seeds[0])]
-    if not ok.empty: return ok.run_id.iloc[0]
-    bad = df[(df.status == 'failed') & (df.seed == seeds[0])]
-    why = f": {bad.error.iloc[0]}" if len(bad) else ''
-    others = sorted(int(s) for s in df[df.status == 'ok'].seed)
-    also = (f" The teacher runs with seed(s) {others} finished and are kept, but the students distil from seed "
-            f"{seeds[0]}, so the study stops here." if others else '')
-    raise RuntimeError(f"the teacher run with seed {seeds[0]} failed{why} (details in teachers/_failed/).{also}")
+def _check_teachers(df, needed) -> None:
+    """Stop before the student stage when a teacher the students need (seeds `needed`) did not finish: the error says
+    which failed and why, and which finished and are kept — a study never distils silently from another teacher."""
+    ok = set(int(s) for s in df[df.status == 'ok'].seed)
+    missing = sorted(set(needed) - ok)
+    if not missing: return
+    why = '; '.join(f"seed {int(r.seed)}: {r.error}" for r in df[(df.status == 'failed') & df.seed.isin(missing)].itertuples())
+    kept = f" The teacher runs with seed(s) {sorted(ok)} finished and are kept, but" if ok else ' The'
+    raise RuntimeError(f"the teacher run(s) with seed(s) {missing} failed{': ' + why if why else ''} (details in "
+                       f"teachers/_failed/).{kept} students distil from each of their teachers, so the study stops here.")
 
 def _relative_to(path, start) -> str:
     "`path` relative to `start` where it can be (the published page then shows no build machine's paths), else absolute."
     try: return os.path.relpath(os.path.abspath(path), os.path.abspath(start))  # symlinks kept as the user named them
     except ValueError: return os.path.abspath(path)  # another drive (Windows)
+
+def default_study_dir(preset: dict, root=None) -> Path:
+    "`runs/<preset['runs']>` (presets that share runs, e.g. quick and full: `runs/trifeature`), else `runs/<name>`."
+    return Path(root or find_checkout() or Path.cwd()) / 'runs' / preset.get('runs', preset['name'])
+
+def write_plan(preset: dict, study_dir, root=None) -> Path:
+    """`study_dir/plans/<name>.json`: the run ids of the preset's teachers and students. Presets that share a study
+    folder (nested: quick within full) each read only their own runs through it (`results.load_study(plan=)`)."""
+    tp = plan_sweep(teacher_config(preset, study_dir, root))
+    sp = plan_sweep(student_config(preset, study_dir, None, root))
+    plan = {'preset': preset['name'], 'teachers': [r for r, _ in tp.runs], 'students': [r for r, _ in sp.runs]}
+    return write_json(Path(study_dir) / 'plans' / f"{preset['name']}.json", plan)
 
 def pages_dir(preset: dict, study_dir, root=None) -> Path:
     """Where the executed study notebooks of a study go. A preset with site pages (`quick`: `nbs/study`, the README's
@@ -396,7 +435,7 @@ def pages_dir(preset: dict, study_dir, root=None) -> Path:
     into the site; any other study (the `tiny` preset, a `--study-dir` of your own) gets them in `study_dir/report/`,
     beside its runs, and leaves the site's pages alone."""
     root = root or find_checkout()
-    if root and preset.get('pages') and Path(study_dir).resolve() == (Path(root) / 'runs' / preset['name']).resolve():
+    if root and preset.get('pages') and Path(study_dir).resolve() == default_study_dir(preset, root).resolve():
         return Path(root) / preset['pages']
     return Path(study_dir) / 'report'
 
@@ -410,11 +449,13 @@ def _retitle(nb_path, label):
             c.source = f"{first} ({label})" + ('\n' + rest if rest else ''); break
     nbformat.write(nb, nb_path)
 
-def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, out_dir=None, label=None) -> list:
+def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, out_dir=None, label=None,
+                  preset: str | None = None) -> list:
     """Execute the study notebooks (`nbs/study/*.ipynb`) with papermill on `study_dir`, into `out_dir` (default: each
     in place). Each is executed into a scratch copy under `study_dir` that replaces the page (atomically) only when
     it ran through: an interrupted or failed run leaves the last good page. A page rendered elsewhere than its
-    template writes its figures beside itself, and `label` (e.g. the preset) is added to its title."""
+    template writes its figures beside itself, and `label` (e.g. the preset) is added to its title. `preset`: the
+    name whose runs the pages read (its plan in `study_dir/plans/`; None: every run of the folder)."""
     import papermill as pm
     nbs = notebooks or sorted((notebooks_dir(root) / 'study').glob('*.ipynb'))
     tty, done = sys.stderr.isatty(), []
@@ -422,6 +463,7 @@ def run_narrative(study_dir, notebooks=None, root=None, progress: bool = True, o
         dest = (Path(out_dir) if out_dir else nb.parent) / nb.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         params = {'study_dir': _relative_to(study_dir, dest.parent)}
+        if preset and 'preset' in pm.inspect_notebook(str(nb)): params['preset'] = preset
         elsewhere = dest.parent.resolve() != nb.parent.resolve()
         if elsewhere and 'overview_png' in pm.inspect_notebook(str(nb)): params['overview_png'] = 'overview.png'
         if progress and not tty: print(f"narrative: executing {nb.name} into {dest.parent}", file=sys.stderr, flush=True)
@@ -453,20 +495,22 @@ def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, ti
     teachers = run_sweep(teacher_config(p, study_dir, root), executor=executor, workers=workers,
                          scheduler=scheduler, progress=progress, resources=resources)
     timing['teachers'] = time.perf_counter() - t0
-    tdir = Path(study_dir) / 'teachers' / _teacher_dir(teachers, p['teacher_seeds'])
+    teachers = teachers[teachers.run_id.isin([Path(d).name for d in teacher_dirs(p, study_dir, root).values()])]
+    _check_teachers(teachers, {teacher_of(p, s) for b in p['blocks'].values() for s in b.get('seed', [0])})
     t0 = time.perf_counter()
-    students = run_sweep(student_config(p, study_dir, tdir, root), executor=executor, workers=workers,
+    students = run_sweep(student_config(p, study_dir, None, root), executor=executor, workers=workers,
                          scheduler=scheduler, progress=progress, resources=resources)
     timing['students'] = time.perf_counter() - t0
     return [teachers, students]
 
 def _record_timing(study_dir, name, timing, tables) -> dict:
-    "Write `study_dir/timing.json`, unless this call trained nothing: then the file keeps the times of the call that did."
+    """Write `study_dir/timing/<name>.json`, unless this call trained nothing: then the file keeps the times of the
+    call that did."""
     counts = [t.attrs.get('counts', {}) for t in tables]
     info = {'preset': name, 'seconds': dict(timing), 'runs': int(sum(len(t) for t in tables)),
             'failed': int(sum((t.status != 'ok').sum() for t in tables)),
             'skipped': int(sum(c.get('skipped', 0) for c in counts))}  # runs finished by an earlier call
-    path = Path(study_dir) / 'timing.json'
+    path = Path(study_dir) / 'timing' / f'{name}.json'
     if sum(c.get('done', 0) + c.get('failed', 0) for c in counts) or not path.exists(): write_json(path, info)
     info['errors'] = [f"run {r.run_id}: {r.error}" for t in tables for r in t[t.status != 'ok'].itertuples()]
     return info
@@ -480,11 +524,12 @@ def run_study(preset='quick', study_dir=None, workers: int | None = None, execut
     `info['narrative']` says so and where its results are."""
     p = get_preset(preset)
     root = root or find_checkout()  # None outside a checkout: the installed notebooks, runs under the current folder
-    study_dir = Path(study_dir or Path(root or Path.cwd()) / 'runs' / p['name']).resolve()
+    study_dir = Path(study_dir or default_study_dir(p, root)).resolve()
     check_data(p)  # the local copy of a real data set: given, and in its layout
     check_study(p, study_dir, root)  # every problem of the config, before anything trains
     resources = parse_resources(resources) if resources is not None else p.get('resources') if executor == 'dask' else None
     study_dir.mkdir(parents=True, exist_ok=True)
+    write_plan(p, study_dir, root)
     workers = workers or p.get('workers', 1)
     timing, t00 = {}, time.perf_counter()
     tables = _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing, resources)
@@ -497,7 +542,7 @@ def run_study(preset='quick', study_dir=None, workers: int | None = None, execut
         out = pages_dir(p, study_dir, root)
         label = None if out.resolve() == (notebooks_dir(root) / 'study').resolve() else f"preset {p['name']}"
         t0 = time.perf_counter()
-        pages = run_narrative(study_dir, root=root, progress=progress, out_dir=out, label=label)
+        pages = run_narrative(study_dir, root=root, progress=progress, out_dir=out, label=label, preset=p['name'])
         if not (root and out.resolve().is_relative_to((Path(root) / 'nbs').resolve())): render_html(pages)  # not a site page
         timing['narrative'] = time.perf_counter() - t0
         timing['total'] = time.perf_counter() - t00

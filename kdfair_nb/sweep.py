@@ -21,7 +21,7 @@ from .core import PACKAGED_NOTEBOOKS, atomic_write, find_checkout, read_json, wr
 __all__ = ['KERNEL_ARGS', 'SweepConfigError', 'canonical_json', 'run_id', 'ParamSpec', 'notebook_params', 'check_params',
            'load_config', 'expand_grid', 'SweepPlan', 'plan_sweep', 'RunResult', 'record_failure', 'is_transient',
            'MissingMetricsError', 'run_experiment', 'clean_stale', 'collect_results', 'read_results', 'parse_resources',
-           'run_sweep', 'sweep_main']
+           'time_left', 'fmt_duration', 'run_sweep', 'sweep_main']
 
 # %% ../nbs/08_sweep.ipynb #59c15c8f
 class SweepConfigError(ValueError):
@@ -560,10 +560,21 @@ def _execute(todo, run, executor, workers, scheduler, dask_kwargs, resources=Non
             for c in close: c.close()
     else: raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
 
+# %% ../nbs/08_sweep.ipynb #2a320a03
+def time_left(seconds, remaining: int, workers: int = 1) -> float | None:
+    """Seconds the `remaining` runs take, `workers` at a time, at the mean wall time of the finished runs (`seconds`);
+    None when no run is left or none has finished"""
+    if remaining < 1 or not len(seconds): return None
+    return sum(seconds) / len(seconds) * remaining / min(max(1, workers), remaining)
+
+def fmt_duration(s: float) -> str:
+    "`s` seconds, readably: '45 s', '12 min', '3.5 h'"
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 90 * 60 else f"{s / 3600:.1f} h"
+
 # %% ../nbs/08_sweep.ipynb #dee207f4
 def _varying(runs) -> list[str]:
-    "The parameters whose values differ between runs (they name a run in progress lines)"
-    keys = dict.fromkeys(k for _, p in runs for k in p)
+    "The parameters whose values differ between runs (they name a run in progress lines); folders (`*_dir`) left out"
+    keys = dict.fromkeys(k for _, p in runs for k in p if not k.endswith('_dir'))
     return [k for k in keys if len({canonical_json(p.get(k)) for _, p in runs}) > 1]
 
 def _say(msg: str):
@@ -596,19 +607,23 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
         with tqdm(total=len(plan.runs), initial=counts['skipped'], desc=plan.name, unit='run', leave=True,
                   disable=not (progress and tty), dynamic_ncols=True) as bar:
             bar.set_postfix(counts)
-            for res in (_execute(todo, run, executor, max(1, int(workers)), scheduler, dask_kwargs, resources) if todo else []):
+            workers, secs = max(1, int(workers)), []  # wall times of the runs done or failed in this call
+            for n, res in enumerate(_execute(todo, run, executor, workers, scheduler, dask_kwargs, resources) if todo else [], 1):
                 if isinstance(res, tuple):  # lost on a dask worker
                     _, (rid, p), e = res
                     err = _error_info(e)
                     record_failure(plan.runs_dir, rid, p, err)
                     res = RunResult(rid, 'failed', p, None, f"{err['type']}: {err['message']}")
                 counts[{'ok': 'done', 'skipped': 'skipped'}.get(res.status, 'failed')] += 1
+                if res.status != 'skipped': secs.append(res.seconds)
+                left = time_left(secs, len(todo) - n, workers)
+                eta = {} if left is None else {'left': fmt_duration(left)}
                 what = ' '.join(f"{k}={res.params.get(k)}" for k in named)
                 if res.status == 'failed': bar.write(f"{plan.name}: run {res.run_id} ({what}) failed: {res.error}", file=sys.stderr)
                 elif progress and not tty:
                     _say(f"{plan.name}: {counts['done'] + counts['failed']}/{len(todo)} run {res.run_id} ({what}) "
-                         f"{res.status} in {res.seconds:.0f} s")
-                bar.set_postfix(counts, refresh=False); bar.update()
+                         f"{res.status} in {res.seconds:.0f} s" + (f"; about {eta['left']} left" if eta else ''))
+                bar.set_postfix({**counts, **eta}, refresh=False); bar.update()
     finally:  # also on Ctrl-C: the table holds every run finished so far
         table = collect_results(plan.runs_dir)
     table.attrs['counts'] = counts  # what this call did: runs done, skipped (finished before), failed

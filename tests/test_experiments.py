@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kdfair_nb.data import load_splits
+from kdfair_nb.models import create_kd_model
 from kdfair_nb.sweep import run_experiment
+from kdfair_nb.train import predict
 
 NBS = Path(__file__).resolve().parent.parent / 'nbs' / 'experiments'
 TINY = dict(n_train=400, n_valid=100, n_test=200, size=32, skew=0.8, epochs=2, bs=64, threads=1)
@@ -32,6 +35,24 @@ def teacher(tmp_path_factory):
     return r.path
 
 
+@pytest.fixture(scope='module')
+def teacher_test_split(teacher):
+    "The teacher run's test split, loaded as the student notebook loads it"
+    cfg = json.loads((teacher / 'data.json').read_text())
+    for k in ('imbalanced', 'pair'): cfg.pop(k)
+    return load_splits(**cfg)[2]
+
+
+def _check_model(run_dir, m, test):
+    "`model.pt` is the student: loaded into a fresh model of the run's `arch`, it predicts the run's test predictions"
+    model = create_kd_model(m['arch'], test.c, weights=run_dir / 'model.pt')
+    got, saved = predict(model, test), pd.read_parquet(run_dir / 'predictions.parquet')
+    assert list(got.columns) == list(saved.columns) and (got.idx.to_numpy() == saved.idx.to_numpy()).all()
+    assert (got.pred.to_numpy() == saved.pred.to_numpy()).all()
+    p = [c for c in saved.columns if c.startswith('p') and c[1:].isdigit()]
+    np.testing.assert_allclose(got[p].to_numpy(), saved[p].to_numpy(), atol=1e-5)
+
+
 def test_teacher_run_writes_everything(teacher):
     for f in ('model.pt', 'data.json', 'metrics.json', 'predictions.parquet', 'embeddings.npy', 'notebook.ipynb'):
         assert (teacher / f).is_file(), f
@@ -50,7 +71,7 @@ def test_teacher_run_writes_everything(teacher):
     dict(method='ctkd'),                                      # learnable temperature
     dict(method='none', sparsity=0.5, prune_kind='structured'),  # pruned copy of the teacher, CE only
 ])
-def test_student_runs(teacher, tmp_path, params):
+def test_student_runs(teacher, teacher_test_split, tmp_path, params):
     r = run_experiment(NBS / 'distill.ipynb', {**{k: TINY[k] for k in ('epochs', 'bs', 'threads')},
                                                 'teacher_dir': str(teacher), **params}, tmp_path)
     assert r.ok, r.error
@@ -59,6 +80,7 @@ def test_student_runs(teacher, tmp_path, params):
     assert m['ref_accuracy'] == pytest.approx(t['accuracy'])  # compared with the teacher it was distilled from
     assert 0 <= m['agreement'] <= 1 and -1e-6 <= m['cka'] <= 1 + 1e-6
     _check_fit(r.path, m)
+    _check_model(r.path, m, teacher_test_split)
     if params.get('sparsity'):
         assert m['arch'] == 'cifar_resnet20' and m['measured_sparsity'] == pytest.approx(0.5, abs=0.05)
     else:

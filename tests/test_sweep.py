@@ -1,5 +1,5 @@
-"Sweeps end to end: papermill runs of the toy notebook, resume, failures, kill-resume, validation, dask, CLI."
-import json, os, shutil, signal, subprocess, sys, time
+"Sweeps end to end: papermill runs of the toy notebook, progress lines, resume, failures, kill-resume, validation, dask, CLI."
+import contextlib, io, json, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +20,36 @@ def _lines(counter):
 
 
 @pytest.fixture(scope='module')
-def local(tmp_path_factory):
-    "The 2x2 toy grid, run once locally (sequentially) for the tests of this module"
+def local_run(tmp_path_factory):
+    "The 2x2 toy grid, run once locally (sequentially) for the tests of this module, with its progress lines"
     tmp = tmp_path_factory.mktemp('local')
     cfg = _cfg(tmp/'runs', tmp/'counter.txt')
-    df = run_sweep(cfg, progress=False)
-    return cfg, df
+    with contextlib.redirect_stderr(io.StringIO()) as err:  # not a terminal: a line per finished run
+        df = run_sweep(cfg)
+    return cfg, df, err.getvalue()
+
+
+@pytest.fixture(scope='module')
+def local(local_run): return local_run[:2]
+
+
+def _seconds(n, unit): return float(n) * {'s': 1, 'min': 60, 'h': 3600}[unit]
+
+
+def test_progress_lines_say_time_left(local_run):
+    "Each run's line estimates the time left: mean run time x runs left (one at a time); none after the last run"
+    lines = [l for l in local_run[2].splitlines() if re.search(r': \d/4 run ', l)]
+    assert len(lines) == 4, local_run[2]
+    took = []
+    for i, l in enumerate(lines, 1):
+        m = re.search(r' ok in (\d+) s(?:; about ([\d.]+) (s|min|h) left)?$', l)
+        assert m and l.startswith(f"toy_experiment: {i}/4 run "), l
+        took.append(int(m[1]))
+        if i == 4: assert m[2] is None, l
+        else:
+            want, unit = sum(took) / i * (4 - i), m[3]
+            tol = 0.5 * (4 - i) + (0.5 if unit == 's' else 30 if unit == 'min' else 180)  # run times and estimate rounded
+            assert m[2] and abs(_seconds(m[2], unit) - want) <= tol, (l, want)
 
 
 def test_grid_runs_four_rows(local):
