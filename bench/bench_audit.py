@@ -2,7 +2,8 @@
 
 Prints, measured side by side in one run:
   * the whole audit (checking and aligning the tables, every section, the page built in memory): seconds and peak
-    memory (resident set size of the process, which includes the generated tables);
+    memory (resident set size of the process, which includes the generated tables), and within it the noise floors
+    (`side_noise`: `noise_draws` within-class permutations per run, every run of both sides), timed again on their own;
   * per-class, per-group recall of every run: ours (one bincount, `kdfair_nb.audit.run_metrics`) vs fairlearn's
     `MetricFrame` (sklearn's per-class recall in each group), the ratio, and the largest difference (must be 0).
 
@@ -165,8 +166,18 @@ def main():
     t_page = time.perf_counter() - t
     print(f"audit ({'read + ' if a.files else ''}check + align + every section): {t_audit:.1f} s; page in memory: {t_page:.1f} s ({len(page) / 1e6:.1f} MB); "
           f"peak RSS {rss_gib():.2f} GiB (before the audit {rss0:.2f} GiB)")
-    print(f"  found: classes hurt (BH) {res.classes['kd'].index[res.classes['kd']['hurt']].tolist()[:5]}, "
-          f"accuracy change {res.summary.loc['kd', 'accuracy_change']:+.3f} pt, CIEs {res.exemplars['kd']['n']:,}")
+    s, ex, ct = res.summary, res.exemplars['kd'], res.classes['kd']
+    print(f"  found: classes hurt beyond noise {ct.index[ct['hurt']].tolist()[:5]}, |disparity| worse beyond noise "
+          f"{ct.index[ct['disp_worse']].tolist()[:5]}, accuracy change {s.loc['kd', 'accuracy_change']:+.3f} pt "
+          f"({s.loc['kd', 'accuracy_verdict']}), CIEs {ex['n']:,} (p_null {ex['p_null']:.2f}), concentrated in "
+          f"{ex['by_class'].index[ex['by_class']['concentrated']].tolist()[:5]}")
+    print(f"  mean |disparity| {s.loc['reference', 'mean_abs_disp']:.4f} / {s.loc['kd', 'mean_abs_disp']:.4f} vs noise floor "
+          f"{s.loc['reference', 'mean_abs_disp_noise']:.4f} / {s.loc['kd', 'mean_abs_disp_noise']:.4f}; RMS disparity corrected "
+          f"{s.loc['reference', 'disp_rms_corr']:.4f} / {s.loc['kd', 'disp_rms_corr']:.4f} (reference / kd)")
+    t = time.perf_counter()
+    for m in res.metrics.values(): A.side_noise(m['conf'], res.noise_draws)
+    t_noise = time.perf_counter() - t
+    print(f"  noise floors alone (again): {t_noise:.1f} s for {2 * a.runs} runs x {res.noise_draws} draws")
     d = res.data
     k = min(a.fairlearn_runs, a.runs)
     sub = A.Side('sub', np.concatenate([d.reference.pred[:k], d.compressed['kd'].pred[:k]]), None,
@@ -181,7 +192,7 @@ def main():
     diff = float(np.nanmax(np.abs(ours - fl)))
     print(f"per-class per-group recall of {2 * k} runs (k = {k} per side): ours {t_ours:.2f} s, fairlearn MetricFrame {t_fl:.2f} s; "
           f"max |difference| {diff:.1e}, NaN pattern equal: {same}")
-    print(f"RATIOS: audit {t_audit:.1f} s (goal < 60 s); peak RSS {rss_gib():.2f} GiB (goal < 4); "
+    print(f"RATIOS: audit {t_audit:.1f} s (goal < 60 s; noise floors {t_noise / t_audit:.0%} of it); peak RSS {rss_gib():.2f} GiB (goal < 4); "
           f"per-class per-group recall {t_fl / t_ours:.1f}x faster than MetricFrame (goal >= 5x); numbers equal: "
           f"{same and diff == 0}")
 

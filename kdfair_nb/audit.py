@@ -1,4 +1,4 @@
-"""`kdfair audit`: prediction tables of a reference model and of compressed models in, one page of findings out — accuracy, class-wise t-tests, recall disparity, DPD/EOD, CEV/SDE, compression-identified exemplars and fidelity, each change with its 95% interval and the study's three-way verdict.
+"""`kdfair audit`: prediction tables of a reference model and of compressed models in, one page of findings out — accuracy, class-wise t-tests, recall disparity, DPD/EOD, CEV/SDE, compression-identified exemplars and fidelity, each change with its 95% interval and an auditor's verdict: worse, better or no change beyond what noise explains — with the noise floors and bias-corrected disparities beside the raw numbers.
 
 Docs: https://kdfair.github.io/kdfair/audit.html.md"""
 
@@ -10,18 +10,21 @@ import argparse, base64, glob as _glob, html, io, math, os, re, sys, time, warni
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from .core import atomic_write, write_json
-from .metrics import _bincount_conf, _div, _gaps_from_gconf, _headline, cev_sde_from_rates, ovr_rates
-from .stats import bootstrap_effect, classwise_tests, effect_ci, verdict
+from .metrics import NOISE_METRICS, _bincount_conf, _div, _gaps_from_gconf, _headline, cev_sde_from_rates
+from .metrics import disparity_variance, noise_floor, ovr_rates
+from .stats import bootstrap_effect, classwise_tests, effect_ci
 
 # %% auto #0
 __all__ = ['HARM', 'READING', 'AuditInputError', 'table_format', 'read_table', 'Run', 'expand_runs', 'Side', 'AuditData',
-           'read_classes', 'load_runs', 'side_conf', 'metrics_from_conf', 'run_metrics', 'pair_runs',
-           'sample_bootstrap', 'change', 'headline_effects', 'class_table', 'modal_prediction', 'null_splits',
+           'read_classes', 'load_runs', 'side_conf', 'metrics_from_conf', 'run_metrics', 'sampling_variances',
+           'noise_draws', 'side_noise', 'pair_runs', 'sample_bootstrap', 'audit_verdict', 'change', 'headline_effects',
+           'corrected_class_disparity', 'class_table', 'cie_concentration', 'modal_prediction', 'null_splits',
            'exemplar_counts', 'exemplars_from_counts', 'exemplars', 'fidelity_counts', 'fidelity_from_counts',
            'fidelity', 'cev_sde_effects', 'audit_totals', 'merge_totals', 'Audit', 'plant_audit', 'audit',
            'plot_class_change', 'plot_disparity', 'plot_cie', 'to_dict', 'exemplars_table', 'to_html', 'audit_dask',
@@ -330,10 +333,37 @@ def run_metrics(data: AuditData, side: Side) -> dict:
     "`metrics_from_conf` of `side`'s runs on `data`."
     return metrics_from_conf(side_conf(data, side))
 
+# %% ../nbs/16_audit.ipynb #3b46e373
+def sampling_variances(M3: np.ndarray) -> dict:
+    """Per run and class `(R, C)`, from confusion counts `M3 (R, 3, C, C)`: `acc_var`, the unbiased estimate
+    r(1 − r)/(n − 1) of the sampling variance of the class's accuracy r over its n samples, and `disp_var`, that of its
+    recall disparity (`metrics.disparity_variance`); NaN where a class (a cell) has fewer than 2 samples."""
+    M = M3.sum(-3)
+    n = M.sum(-1).astype(np.float64)
+    r = _div(np.diagonal(M, axis1=-2, axis2=-1), n)
+    acc_var = np.where(n >= 2, _div(r * (1 - r), n - 1), np.nan)
+    return dict(acc_var=acc_var, disp_var=disparity_variance(M3[..., :2, :, :]))
+
+# %% ../nbs/16_audit.ipynb #ebbf215f
+def noise_draws(n_classes: int, budget: float = 4e6) -> int:
+    "Draws of a run's noise floor: 200, fewer with many classes so that draws × classes² stays about `budget` (at least 2)."
+    return int(np.clip(budget // n_classes ** 2, 2, 200))
+
+def side_noise(M3: np.ndarray, n_draws: int | None = None, seed: int = 0) -> dict:
+    """Each run's noise floors `{metric}_noise` `(R,)` for `metrics.NOISE_METRICS`, from its group confusions in `M3
+    (R, 3, C, C)` (`metrics.noise_floor`, `n_draws` draws; default `noise_draws`); NaN where a group has no samples."""
+    R, C = M3.shape[0], M3.shape[-1]
+    n_draws = noise_draws(C) if n_draws is None else n_draws
+    out = {f'{k}_noise': np.full(R, np.nan) for k in NOISE_METRICS}
+    for r in range(R):
+        if not M3[r, 0].any() or not M3[r, 1].any(): continue
+        with np.errstate(all='ignore'), warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)
+            for k, v in noise_floor(M3[r, :2], n_draws, seed).items(): out[k][r] = v
+    return out
+
 # %% ../nbs/16_audit.ipynb #20b92b23
-HARM = {'accuracy': -1, 'macro_f1': -1, 'mean_abs_disp': 1, 'dpd': 1, 'eod': 1}
-READING = {'reproduced': 'worse after compression', 'contradicted': 'better after compression',
-           'inconclusive': 'no clear change'}
+HARM = {'accuracy': -1, 'macro_f1': -1, 'mean_abs_disp': 1, 'disp_rms_corr': 1, 'worst_group_recall': -1, 'dpd': 1, 'eod': 1}
 
 def pair_runs(ref: Side, cmp: Side) -> np.ndarray | None:
     "Index into `cmp`'s runs that matches each reference run by seed, or None when the seeds do not match one to one."
@@ -369,6 +399,29 @@ def sample_bootstrap(data: AuditData, ref: Side, cmp: Side, keys=tuple(HARM), n_
                   tuple(float(q) for q in np.quantile(v, [0.5 - confidence / 2, 0.5 + confidence / 2])))
     return res
 
+# %% ../nbs/16_audit.ipynb #9ac09803
+READING = {'worse': 'worse after compression, beyond noise', 'better': 'better after compression',
+           'no change': 'no change beyond noise', 'no interval': 'not judged'}
+
+def audit_verdict(lo, hi, harm: int, shift: float = 0.0) -> str:
+    """'worse' when the interval `[lo, hi]` of a change lies beyond both 0 and `shift` (the change that noise alone
+    gives) on the side `harm` (+1: a rise is worse, -1: a fall), 'better' beyond both on the other side, else 'no
+    change'; 'no interval' when a bound is missing. `READING` has the words."""
+    if harm not in (1, -1): raise ValueError(f"harm must be +1 or -1, got {harm!r}")
+    lo, hi = float(lo), float(hi)
+    shift = 0.0 if shift is None or not np.isfinite(shift) else float(shift)
+    if not (np.isfinite(lo) and np.isfinite(hi)): return 'no interval'
+    side = 1 if lo > max(0.0, shift) else -1 if hi < min(0.0, shift) else 0
+    return 'no change' if side == 0 else 'worse' if side == harm else 'better'
+
+def _num(v, digits: int = 3) -> str:
+    "A signed number for a sentence, with a true minus sign; '–' when missing."
+    return '–' if v is None or not np.isfinite(float(v)) else f"{float(v):+.{digits}f}".replace('-', '−')
+
+def _interval(lo, hi) -> str:
+    "'[lo, hi]' of an interval for a sentence, or 'no interval' when a bound is missing."
+    return f"[{_num(lo)}, {_num(hi)}]" if np.isfinite(float(lo)) and np.isfinite(float(hi)) else 'no interval'
+
 # %% ../nbs/16_audit.ipynb #887a725f
 def change(x_ref, x_cmp, pairing=None, confidence: float = 0.95) -> dict:
     "`effect_ci` of `x_cmp − x_ref` (per-run values): paired by seed when `pairing` (from `pair_runs`) is given, else Welch."
@@ -377,8 +430,9 @@ def change(x_ref, x_cmp, pairing=None, confidence: float = 0.95) -> dict:
     return effect_ci(x_cmp, x_ref, confidence=confidence)
 
 def headline_effects(data: AuditData, ref_m: dict, cmp_m: dict, ref: Side, cmp: Side, confidence: float = 0.95,
-                     n_resamples: int = 1000, seed: int = 0) -> dict:
-    "For each headline metric: `dict(effect, lo, hi, n, method, verdict)` of compressed − reference."
+                     n_resamples: int = 1000, seed: int = 0, shift: dict | None = None) -> dict:
+    """For each headline metric: `dict(effect, lo, hi, n, method, shift, verdict)` of compressed − reference; `shift`:
+    `{metric: change of its noise floor}` (see `audit_verdict`)."""
     pairing = pair_runs(ref, cmp)
     keys = [k for k in HARM if data.has_groups or k in ('accuracy', 'macro_f1')]
     out = {k: change(ref_m['headline'][k], cmp_m['headline'][k], pairing, confidence) for k in keys}
@@ -388,8 +442,20 @@ def headline_effects(data: AuditData, ref_m: dict, cmp_m: dict, ref: Side, cmp: 
             out[k] = dict(out[k], lo=b[k][0], hi=b[k][1],
                           method=f"paired percentile bootstrap over {len(data.y)} samples, {n_resamples} resamples "
                                  f"(one run on a side), {confidence:.0%} CI")
-    for k in keys: out[k]['verdict'] = verdict(out[k]['lo'], out[k]['hi'], HARM[k])
+    for k in keys:
+        out[k]['shift'] = float((shift or {}).get(k, 0.0))
+        out[k]['verdict'] = audit_verdict(out[k]['lo'], out[k]['hi'], HARM[k], out[k]['shift'])
     return out
+
+# %% ../nbs/16_audit.ipynb #f84a06a2
+def corrected_class_disparity(disparity: np.ndarray, disp_var: np.ndarray) -> tuple:
+    """Per class, over runs `(R, C)`: the bias-corrected recall disparity ±sqrt(max(0, mean(d² − V))) and its
+    noise level sqrt(mean V), each `(C,)`, signed as the mean disparity (NaN where undefined)."""
+    with np.errstate(all='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        sq, v = np.nanmean(disparity ** 2 - disp_var, 0), np.nanmean(disp_var, 0)
+        signed = np.where(np.nanmean(disparity, 0) < 0, -1, 1) * np.sqrt(np.clip(sq, 0, None))
+        return signed + 0.0, np.sqrt(v)                         # + 0.0: no negative zero
 
 # %% ../nbs/16_audit.ipynb #35ad8e85
 def _ci_rows(x_ref, x_cmp, pairing, confidence) -> pd.DataFrame:
@@ -397,32 +463,55 @@ def _ci_rows(x_ref, x_cmp, pairing, confidence) -> pd.DataFrame:
     rows = [change(x_ref[:, c], x_cmp[:, c], pairing, confidence) for c in range(x_ref.shape[1])]
     return pd.DataFrame([(r['effect'], r['lo'], r['hi']) for r in rows], columns=['effect', 'lo', 'hi'])
 
+def _with_change(t, name, ref_x, cmp_x, pairing, confidence):
+    c = _ci_rows(ref_x, cmp_x, pairing, confidence)
+    t[name], t[f'{name}_lo'], t[f'{name}_hi'] = c['effect'].values, c['lo'].values, c['hi'].values
+
 def class_table(data: AuditData, ref_m: dict, cmp_m: dict, ref: Side, cmp: Side, alpha: float = 0.05,
                 confidence: float = 0.95) -> pd.DataFrame:
-    "One row per class: accuracy of each side and its change (CI), Welch t-test with BH, disparity change (CI)."
-    pairing = pair_runs(ref, cmp)
-    C = data.n_classes
+    """One row per class: accuracy of each side and its change (CI) and noise, Welch t-test with BH, disparity (raw and
+    bias-corrected) with its noise and its change (CI); `hurt`/`helped` and `disp_worse`/`disp_better` only beyond
+    noise (run-to-run and the samples')."""
+    pairing, z = pair_runs(ref, cmp), NormalDist().inv_cdf(0.5 + confidence / 2)
+    vr, vc = sampling_variances(ref_m['conf']), sampling_variances(cmp_m['conf'])
     t = pd.DataFrame(index=pd.Index(data.classes, name='class'))
     t['support'] = ref_m['conf'][0].sum((0, 2))  # from the counts: also out of core
-    with warnings.catch_warnings():
+    with np.errstate(all='ignore'), warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         t['acc_ref'], t['acc_cmp'] = np.nanmean(ref_m['class_acc'], 0), np.nanmean(cmp_m['class_acc'], 0)
-        a = _ci_rows(ref_m['class_acc'], cmp_m['class_acc'], pairing, confidence)
-        t['acc_change'], t['acc_change_lo'], t['acc_change_hi'] = a['effect'].values, a['lo'].values, a['hi'].values
+        _with_change(t, 'acc_change', ref_m['class_acc'], cmp_m['class_acc'], pairing, confidence)
+        t['acc_noise'] = np.sqrt(np.nanmean(vr['acc_var'], 0) + np.nanmean(vc['acc_var'], 0))
+        beyond = (t['acc_change'].abs() > z * t['acc_noise']).to_numpy()   # NaN noise: not beyond
+        t['t'] = t['p'] = t['p_bh'] = np.nan
+        t['hurt'] = t['helped'] = False
         if ref.n_runs >= 2 and cmp.n_runs >= 2:
             cw = classwise_tests(ref_m['class_acc'], cmp_m['class_acc'], alpha, class_names=data.classes).table
             t['t'], t['p'], t['p_bh'] = cw['t'].values, cw['p'].values, cw['p_fdr'].values
-            t['hurt'] = cw['significant_fdr'].values & (cw['diff'].values < 0)
-            t['helped'] = cw['significant_fdr'].values & (cw['diff'].values > 0)
-        else:
-            t['t'] = t['p'] = t['p_bh'] = np.nan
-            t['hurt'] = t['helped'] = False
+            t['hurt'] = cw['significant_fdr'].values & (cw['diff'].values < 0) & beyond
+            t['helped'] = cw['significant_fdr'].values & (cw['diff'].values > 0) & beyond
         if data.has_groups:
             t['disp_ref'], t['disp_cmp'] = np.nanmean(ref_m['disparity'], 0), np.nanmean(cmp_m['disparity'], 0)
-            dr, dc = np.abs(ref_m['disparity']), np.abs(cmp_m['disparity'])
-            d = _ci_rows(dr, dc, pairing, confidence)
-            t['absdisp_change'], t['absdisp_change_lo'], t['absdisp_change_hi'] = d['effect'].values, d['lo'].values, d['hi'].values
+            t['disp_ref_corr'], t['disp_noise_ref'] = corrected_class_disparity(ref_m['disparity'], vr['disp_var'])
+            t['disp_cmp_corr'], t['disp_noise_cmp'] = corrected_class_disparity(cmp_m['disparity'], vc['disp_var'])
+            _with_change(t, 'absdisp_change', np.abs(ref_m['disparity']), np.abs(cmp_m['disparity']), pairing, confidence)
+            t['absdisp_change_corr'] = t['disp_cmp_corr'].abs() - t['disp_ref_corr'].abs()
+            t['absdisp_noise'] = np.hypot(t['disp_noise_ref'], t['disp_noise_cmp'])
+            t['disp_worse'] = (t['absdisp_change_lo'] > 0) & (t['absdisp_change_corr'] > z * t['absdisp_noise'])
+            t['disp_better'] = (t['absdisp_change_hi'] < 0) & (t['absdisp_change_corr'] < -z * t['absdisp_noise'])
     return t
+
+# %% ../nbs/16_audit.ipynb #08ebb869
+def cie_concentration(cie, null) -> np.ndarray:
+    """Max-T permutation p value per class that its CIE count `cie (C,)` is above what run-to-run noise gives, from the
+    relabelled splits' counts `null (S, C)`: the share of the S + 1 labellings whose largest excess over all classes,
+    (x − m)/sqrt(m + 1) with m the class's mean count, reaches the class's observed excess. NaN without splits."""
+    cie = np.asarray(cie, np.float64)
+    null = np.asarray(null, np.float64).reshape(-1, len(cie))
+    if not len(null): return np.full(len(cie), np.nan)
+    x = np.vstack([cie, null])
+    m = x.mean(0)
+    T = (x - m) / np.sqrt(m + 1)
+    return (T.max(1)[:, None] >= T[0] - 1e-9).mean(0)
 
 # %% ../nbs/16_audit.ipynb #ae1b89a5
 def modal_prediction(pred) -> np.ndarray:
@@ -441,17 +530,18 @@ def modal_prediction(pred) -> np.ndarray:
 def null_splits(n_ref: int, n_cmp: int, n_splits: int = 19, seed: int = 0) -> list:
     """Relabellings of the pooled `n_ref + n_cmp` runs into two sets of the same sizes (each a boolean mask: True =
     'reference'), the original split left out, at most `n_splits`: the CIEs of a relabelled split are what run-to-run
-    noise alone gives. None when a side has a single run (a split would just swap the two runs)."""
+    noise alone gives. With equal sides one of each mirror pair (the sets swapped: the same CIEs), the one with run 0 in
+    'reference'. None when a side has a single run (a split would just swap the two runs)."""
     from itertools import combinations
     n = n_ref + n_cmp
     if min(n_ref, n_cmp) < 2: return []
-    every = [c for c in combinations(range(n), n_ref) if c != tuple(range(n_ref))]
+    every = [c for c in combinations(range(n), n_ref) if c != tuple(range(n_ref)) and (n_ref != n_cmp or c[0] == 0)]
     pick = np.random.default_rng(seed).permutation(len(every))[:n_splits]
     return [np.isin(np.arange(n), every[i]) for i in sorted(pick)]
 
 def exemplar_counts(data: AuditData, ref: Side, cmp: Side, n_splits: int = 19, seed: int = 0) -> dict:
     """The CIE section's sums over samples (they add up over chunks: `merge_totals`) and the CIE rows: per class and
-    group, accuracies on CIEs and the rest, and the CIE count of each `null_splits` relabelling."""
+    group, accuracies on CIEs and the rest, and the CIE count of each `null_splits` relabelling, overall and per class."""
     mr, mc = modal_prediction(ref.pred), modal_prediction(cmp.pred)
     cie = mr != mc
     C, y = data.n_classes, data.y
@@ -461,23 +551,30 @@ def exemplar_counts(data: AuditData, ref: Side, cmp: Side, n_splits: int = 19, s
     if data.has_groups: rows.insert(2, 'a', data.a[cie])
     if data.paths is not None: rows['path'] = data.paths[cie]
     pooled = np.concatenate([ref.pred, cmp.pred])
-    null = np.array([int((modal_prediction(pooled[m]) != modal_prediction(pooled[~m])).sum())
-                     for m in null_splits(ref.n_runs, cmp.n_runs, n_splits, seed)], np.int64)
+    splits = null_splits(ref.n_runs, cmp.n_runs, n_splits, seed)
+    null_class = np.zeros((len(splits), C), np.int64)
+    for i, m in enumerate(splits): null_class[i] = np.bincount(y[modal_prediction(pooled[m]) != modal_prediction(pooled[~m])], minlength=C)
     return dict(n_samples=len(y), support=np.bincount(y, minlength=C), cie=np.bincount(y[cie], minlength=C),
                 g_support=np.array([(data.a == k).sum() for k in (0, 1)]) if data.has_groups else None,
                 g_cie=np.array([(cie & (data.a == k)).sum() for k in (0, 1)]) if data.has_groups else None,
                 ok=np.array([ok_r[cie].sum(), ok_r[~cie].sum(), ok_c[cie].sum(), ok_c[~cie].sum()]),
-                null=null, rows=rows)
+                null=null_class.sum(1), null_class=null_class, rows=rows)
 
-def exemplars_from_counts(c: dict, classes: list, groups: list) -> dict:
+def exemplars_from_counts(c: dict, classes: list, groups: list, alpha: float = 0.05) -> dict:
     """CIEs from `exemplar_counts`: `n`, `frac`, per-class and per-group tables (count, rate = share of the class's
     samples, share = fraction of all CIEs), accuracies on CIEs vs the rest, the null (`null_frac`: the CIE shares of
-    the relabelled splits; `p_null`: the share of splits with at least as many CIEs, counting the observed one) and
-    the CIE rows (`table`)."""
+    the relabelled splits; `p_null`: the share of splits with at least as many CIEs, counting the observed one), per
+    class the relabellings' median and largest rate and the concentration test (`cie_concentration`: `p_null`,
+    `concentrated` = p ≤ `alpha`; `n_concentrated`) and the CIE rows (`table`)."""
     n, N, support, count = int(c['cie'].sum()), c['n_samples'], c['support'], c['cie']
-    with np.errstate(all='ignore'):
-        by_class = pd.DataFrame(dict(support=support, cie=count, rate=_div(count, support), share=count / max(n, 1)),
-                                index=pd.Index(classes, name='class'))
+    null_c = np.asarray(c['null_class'], np.float64).reshape(-1, len(support))
+    with np.errstate(all='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        by_class = pd.DataFrame(dict(support=support, cie=count, rate=_div(count, support), share=count / max(n, 1),
+                                     null_rate=_div(np.median(null_c, 0), support) if len(null_c) else np.nan,
+                                     null_rate_max=_div(null_c.max(0), support) if len(null_c) else np.nan,
+                                     p_null=cie_concentration(count, null_c)), index=pd.Index(classes, name='class'))
+    by_class['concentrated'] = by_class['p_null'] <= alpha
     by_group = None
     if c['g_support'] is not None:
         by_group = pd.DataFrame(dict(support=c['g_support'], cie=c['g_cie']), index=pd.Index(groups, name='group'))
@@ -489,12 +586,13 @@ def exemplars_from_counts(c: dict, classes: list, groups: list) -> dict:
                        index=pd.Index(['CIEs', 'the rest'], name='samples'))
     null = np.asarray(c['null'], np.float64)
     return dict(n=n, frac=n / N, n_samples=N, by_class=by_class, by_group=by_group, accuracy=acc,
+                n_concentrated=int(by_class['concentrated'].sum()),
                 null_frac=null / N, p_null=(1 + int((null >= n).sum())) / (1 + len(null)) if len(null) else np.nan,
                 table=c['rows'].reset_index(drop=True))
 
-def exemplars(data: AuditData, ref: Side, cmp: Side, n_splits: int = 19, seed: int = 0) -> dict:
+def exemplars(data: AuditData, ref: Side, cmp: Side, n_splits: int = 19, seed: int = 0, alpha: float = 0.05) -> dict:
     "Compression-identified exemplars of `cmp` vs `ref` (`exemplars_from_counts` of `exemplar_counts`)."
-    return exemplars_from_counts(exemplar_counts(data, ref, cmp, n_splits, seed), data.classes, data.groups)
+    return exemplars_from_counts(exemplar_counts(data, ref, cmp, n_splits, seed), data.classes, data.groups, alpha)
 
 def _pairs(ref: Side, cmp: Side) -> list:
     pairing = pair_runs(ref, cmp)
@@ -568,18 +666,40 @@ def merge_totals(a, b):
     if a is None: return None
     return a + b
 
+# %% ../nbs/16_audit.ipynb #8481c5e3
+def _mean_of(v) -> float:
+    "Mean of the finite values (NaN if none), without warnings."
+    v = np.asarray(v, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else float('nan')
+
+def _count_row(name, finding, classes, n, method) -> dict:
+    "A findings row that counts classes (not judged), naming the first 20."
+    return dict(compressed=name, finding=finding, effect=float(len(classes)), lo=np.nan, hi=np.nan, n=n,
+                verdict='count, not judged', reading='count, not judged', method=method,
+                note=', '.join(map(str, classes[:20])) + (' …' if len(classes) > 20 else ''))
+
+def _floor_note(ref_floor: float, cmp_floor: float) -> str:
+    "The note of a disparity change: both sides' noise floors and the change they alone give."
+    if not (np.isfinite(ref_floor) and np.isfinite(cmp_floor)): return ''
+    return (f"noise floor {ref_floor:.4f} (reference) → {cmp_floor:.4f}: with no disparity on either side the change "
+            f"would be {_num(cmp_floor - ref_floor, 4)}")
+
 # %% ../nbs/16_audit.ipynb #87ffd13a
 _LABELS = {'accuracy': 'accuracy change (pt)', 'macro_f1': 'macro-F1 change (pt)',
-           'mean_abs_disp': 'mean |recall disparity| change (seed 002)', 'dpd': 'DPD change (seed 000)',
-           'eod': 'EOD change (seed 000)'}
-_SCALE = {'accuracy': 100, 'macro_f1': 100}
+           'mean_abs_disp': 'mean |recall disparity| change (seed 002)',
+           'disp_rms_corr': 'RMS recall disparity change, bias-corrected', 'worst_group_recall': 'worst-group recall change (pt)',
+           'dpd': 'DPD change (seed 000)', 'eod': 'EOD change (seed 000)'}
+_SCALE = {'accuracy': 100, 'macro_f1': 100, 'worst_group_recall': 100}
+_SIDE_METRICS = ('accuracy', 'macro_f1', 'mean_abs_disp', 'disp_rms', 'disp_rms_corr', 'worst_group_recall',
+                 'mean_worst_group_recall', 'dpd', 'eod')
 
 def _row(name, finding, e, verdict_='', note='', scale=1.0) -> dict:
     return dict(compressed=name, finding=finding, effect=scale * e['effect'], lo=scale * e['lo'], hi=scale * e['hi'],
                 n=e['n'], verdict=verdict_, reading=READING.get(verdict_, verdict_), method=e['method'], note=note)
 
 class Audit:
-    "The result of `audit`: `.summary`, `.findings`, `.classes`, `.exemplars`, `.skipped`, `.plot_*()`, `.to_html()`."
+    "The result of `audit`: `.summary`, `.findings`, `.classes`, `.exemplars`, `.noise`, `.skipped`, `.plot_*()`, `.to_html()`."
     def __init__(self, data: AuditData, alpha: float = 0.05, confidence: float = 0.95, n_resamples: int = 1000,
                  seed: int = 0, inputs: dict | None = None, totals: dict | None = None):
         """`totals`: the sums over samples (`audit_totals`, summed over chunks by the out-of-core audit); computed from
@@ -588,6 +708,8 @@ class Audit:
         t0 = time.perf_counter()
         tot = audit_totals(data, seed=seed) if totals is None else totals
         self.metrics = {'reference': metrics_from_conf(tot['conf']['reference'])}
+        self.noise_draws = noise_draws(data.n_classes) if data.has_groups else 0
+        self.noise = {'reference': side_noise(tot['conf']['reference'], self.noise_draws, seed)}
         self.effects, self.classes, self.exemplars, self.fidelity, self.cev_sde, self.skipped = {}, {}, {}, {}, {}, {}
         ref = data.reference
         if not data.has_groups:
@@ -595,15 +717,18 @@ class Audit:
                                       f"{data.group_note}")
         for name, cmp in data.compressed.items():
             m = self.metrics[name] = metrics_from_conf(tot['conf'][name])
+            self.noise[name] = side_noise(tot['conf'][name], self.noise_draws, seed)
+            shift = {k: _mean_of(self.noise[name][f'{k}_noise']) - _mean_of(self.noise['reference'][f'{k}_noise'])
+                     for k in ('mean_abs_disp', 'dpd', 'eod')}           # what the floors alone move by
             in_memory = data.y is not None                      # the sample bootstrap needs the samples
             self.effects[name] = headline_effects(data, self.metrics['reference'], m, ref, cmp, confidence,
-                                                  n_resamples if in_memory else 0, seed)
+                                                  n_resamples if in_memory else 0, seed, shift)
             if not in_memory and min(ref.n_runs, cmp.n_runs) < 2:
                 self.skipped[f'interval:{name}'] = (f"intervals of the headline changes for {name}: with one run on a side "
                                                     "they come from resampling samples, which the out-of-core audit does not "
                                                     "do; give at least 2 runs per side")
             self.classes[name] = class_table(data, self.metrics['reference'], m, ref, cmp, alpha, confidence)
-            self.exemplars[name] = exemplars_from_counts(tot['exemplars'][name], data.classes, data.groups)
+            self.exemplars[name] = exemplars_from_counts(tot['exemplars'][name], data.classes, data.groups, alpha)
             self.fidelity[name] = fidelity_from_counts(tot['fidelity'][name], ref, cmp, confidence)
             if self.fidelity[name]['kl_class'] is not None: self.classes[name]['kl'] = self.fidelity[name]['kl_class']
             self.cev_sde[name] = cev_sde_effects(self.metrics['reference'], m, confidence, n_resamples, seed)
@@ -621,9 +746,10 @@ class Audit:
         for name, side in [('reference', self.data.reference)] + list(self.data.compressed.items()):
             h = self.metrics[name]['headline']
             r = dict(runs=side.n_runs)
-            for k in ('accuracy', 'macro_f1', 'mean_abs_disp', 'dpd', 'eod'):
+            for k in _SIDE_METRICS:
                 e = effect_ci(h[k], confidence=self.confidence)
                 r[k], r[f'{k}_lo'], r[f'{k}_hi'] = e['effect'], e['lo'], e['hi']
+                if k in NOISE_METRICS: r[f'{k}_noise'] = _mean_of(self.noise[name][f'{k}_noise'])
             if name != 'reference':
                 for k, e in self.effects[name].items():
                     s = _SCALE.get(k, 1)
@@ -634,7 +760,12 @@ class Audit:
                 ct = self.classes[name]
                 r['n_hurt'] = int(ct['hurt'].sum()) if ct['p'].notna().any() else np.nan
                 r['n_helped'] = int(ct['helped'].sum()) if ct['p'].notna().any() else np.nan
-                r['n_cie'] = self.exemplars[name]['n']
+                judged = self.data.has_groups and ct['absdisp_change_lo'].notna().any()
+                r['n_disp_worse'] = int(ct['disp_worse'].sum()) if judged else np.nan
+                r['n_disp_better'] = int(ct['disp_better'].sum()) if judged else np.nan
+                ex = self.exemplars[name]
+                r['n_cie'] = ex['n']
+                r['n_cie_concentrated'] = ex['n_concentrated'] if len(ex['null_frac']) else np.nan
             rows[name] = r
         return pd.DataFrame.from_dict(rows, orient='index').rename_axis('model')
 
@@ -642,21 +773,26 @@ class Audit:
         rows = []
         for name in self.data.compressed:
             for k, e in self.effects[name].items():
-                rows.append(_row(name, _LABELS[k], e, e['verdict'], scale=_SCALE.get(k, 1)))
+                note = (_floor_note(*(_mean_of(self.noise[s][f'{k}_noise']) for s in ('reference', name)))
+                        if k in NOISE_METRICS else '')
+                rows.append(_row(name, _LABELS[k], e, e['verdict'], note, scale=_SCALE.get(k, 1)))
             if not self.data.has_groups:
                 rows.append(dict(compressed=name, finding='recall disparity, DPD, EOD', effect=np.nan, lo=np.nan, hi=np.nan,
                                  n=0, verdict='not run', reading='not run', method='', note=self.data.group_note))
-            ct = self.classes[name]
+            ct, z = self.classes[name], NormalDist().inv_cdf(0.5 + self.confidence / 2)
             if ct['p'].notna().any():
                 for what in ('hurt', 'helped'):
-                    cls = ct.index[ct[what]].tolist()
-                    rows.append(dict(compressed=name, finding=f"classes significantly {what} (Welch, BH, α = {self.alpha:g}; seed 000)",
-                                     effect=float(len(cls)), lo=np.nan, hi=np.nan, n=len(ct), verdict='count, not judged',
-                                     reading='count, not judged', method=f"Welch t-test per class over runs, Benjamini–Hochberg",
-                                     note=', '.join(map(str, cls[:20])) + (' …' if len(cls) > 20 else '')))
+                    rows.append(_count_row(name, f"classes {what} beyond noise (Welch, BH, α = {self.alpha:g}; seed 000)",
+                                           ct.index[ct[what]].tolist(), len(ct), "Welch t-test per class over runs, "
+                                           f"Benjamini–Hochberg, and |change| > {z:.2f} × its samples' noise"))
             else:
                 rows.append(dict(compressed=name, finding='class-wise Welch t-tests (seed 000)', effect=np.nan, lo=np.nan,
                                  hi=np.nan, n=0, verdict='not run', reading='not run', method='', note=self.skipped[f'ttest:{name}']))
+            if self.data.has_groups and ct['absdisp_change_lo'].notna().any():
+                for what in ('worse', 'better'):
+                    rows.append(_count_row(name, f"classes with |recall disparity| {what} beyond noise", ct.index[ct[f'disp_{what}']].tolist(),
+                                           len(ct), f"{self.confidence:.0%} interval of the |disparity| change over runs beyond 0, "
+                                           f"and the bias-corrected change beyond {z:.2f} × the disparity's noise"))
             for k in ('cev', 'sde'):
                 rows.append(_row(name, f"{k.upper()} vs the reference (seed 001)", self.cev_sde[name][k], 'size, not judged'))
             rows.append(_row(name, 'top-1 agreement with the reference', self.fidelity[name]['agreement'], 'size, not judged'))
@@ -670,6 +806,11 @@ class Audit:
                              lo=np.nan, hi=np.nan, n=ex['n_samples'], verdict='size, not judged', reading='size, not judged',
                              method='modal prediction over compressed runs ≠ modal prediction over reference runs',
                              note=f"{ex['n']} samples{null}"))
+            if len(ex['null_frac']):
+                bc = ex['by_class']
+                rows.append(_count_row(name, f"classes where the CIEs concentrate beyond run-to-run noise (α = {self.alpha:g})",
+                                       bc.index[bc['concentrated']].tolist(), len(bc), f"max-T permutation test over classes "
+                                       f"against the {len(ex['null_frac'])} relabellings' per-class CIE counts"))
         return pd.DataFrame(rows, columns=['compressed', 'finding', 'effect', 'lo', 'hi', 'n', 'verdict', 'reading',
                                            'method', 'note'])
 
@@ -737,7 +878,7 @@ def _ticks(ax, names, max_labels: int = 40):
     else: ax.set_xlabel(f'{n} classes (sorted)')
 
 def plot_class_change(self, name=None):
-    "Per-class accuracy change (pt) with its interval, sorted; classes significantly hurt/helped (BH) coloured."
+    "Per-class accuracy change (pt) with its interval, sorted; classes hurt/helped beyond noise coloured."
     name = self._name(name); t = self.classes[name].sort_values('acc_change')
     fig, ax = _fig(max(6, min(14, 0.3 * len(t))), 3.4)
     x = np.arange(len(t))
@@ -747,7 +888,7 @@ def plot_class_change(self, name=None):
         ax.errorbar(x, 100 * t['acc_change'], yerr=[np.nan_to_num(lo), np.nan_to_num(hi)], fmt='none', ecolor='0.6', lw=1)
     ax.scatter(x, 100 * t['acc_change'], c=col, s=14 if len(t) <= 200 else 3, zorder=3)
     ax.axhline(0, c='k', lw=.6); ax.set_ylabel('accuracy change (pt)')
-    ax.set_title(f"{name} − reference: per-class accuracy, {self.confidence:.0%} CI (red: hurt, green: helped, BH)", fontsize=9)
+    ax.set_title(f"{name} − reference: per-class accuracy, {self.confidence:.0%} CI (red: hurt, green: helped, beyond noise)", fontsize=9)
     _ticks(ax, t.index)
     return fig
 
@@ -771,31 +912,30 @@ def plot_disparity(self, name=None):
     return fig
 
 def plot_cie(self, name=None):
-    "Share of each class's samples that are compression-identified exemplars."
-    name = self._name(name); t = self.exemplars[name]['by_class']
+    """Share of each class's samples that are compression-identified exemplars; classes where they concentrate beyond
+    run-to-run noise in red, the relabellings' median share as a dotted line."""
+    name = self._name(name); ex = self.exemplars[name]; t = ex['by_class']
     fig, ax = _fig(max(6, min(14, 0.3 * len(t))), 3.0)
-    if len(t) <= 100: ax.bar(np.arange(len(t)), 100 * t['rate'], color='tab:purple')
-    else: ax.plot(np.arange(len(t)), 100 * t['rate'], '.', ms=2, color='tab:purple')
-    ax.axhline(100 * self.exemplars[name]['frac'], c='k', ls='--', lw=.8, label='all classes')
+    col = np.where(t['concentrated'], 'tab:red', 'tab:purple')
+    if len(t) <= 100: ax.bar(np.arange(len(t)), 100 * t['rate'], color=col)
+    else: ax.scatter(np.arange(len(t)), 100 * t['rate'], c=col, s=3)
+    ax.axhline(100 * ex['frac'], c='k', ls='--', lw=.8, label='all classes')
+    if len(ex['null_frac']): ax.axhline(100 * np.median(ex['null_frac']), c='0.4', ls=':', lw=.8, label='run-to-run noise (relabellings)')
     ax.set_ylabel('CIEs (% of the class)'); ax.legend(fontsize=8)
-    ax.set_title(f"compression-identified exemplars of {name}: {self.exemplars[name]['n']} samples", fontsize=9)
+    ax.set_title(f"compression-identified exemplars of {name}: {ex['n']} samples (red: concentrated beyond noise)", fontsize=9)
     _ticks(ax, t.index)
     return fig
 
 Audit.plot_class_change, Audit.plot_disparity, Audit.plot_cie = plot_class_change, plot_disparity, plot_cie
 
 # %% ../nbs/16_audit.ipynb #a7106296
-def _num(v, digits: int = 3) -> str:
-    "A signed number for a sentence, with a true minus sign; '–' when missing."
-    return '–' if v is None or not np.isfinite(float(v)) else f"{float(v):+.{digits}f}".replace('-', '−')
-
 _CSS = """body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:0;color:#373a3c;line-height:1.5}
 header{background:#2780e3;color:#fff;padding:.6rem 1.5rem;font-size:1.25rem}header small{opacity:.8;font-size:.9rem;margin-left:.8rem}
 main{max-width:1100px;margin:0 auto;padding:1rem 1.5rem 3rem}h1{font-size:1.9rem;font-weight:400;margin:.6rem 0}
 h2{font-size:1.45rem;font-weight:400;border-bottom:1px solid #dee2e6;padding-bottom:.2rem;margin-top:2rem}h3{font-size:1.15rem;font-weight:500}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem}td,th{padding:.15rem .55rem;border-bottom:1px solid #dee2e6;white-space:nowrap;text-align:right}
 th{background:#f8f9fa}td:first-child,th:first-child{text-align:left}.note{color:#6c757d;font-size:.9rem}
-.v-reproduced{color:#c0392b;font-weight:600}.v-contradicted{color:#1e8449;font-weight:600}.v-inconclusive{color:#6c757d}
+.v-worse{color:#c0392b;font-weight:600}.v-better{color:#1e8449;font-weight:600}.v-no-change,.v-no-interval{color:#6c757d}
 img.fig{max-width:100%;display:block;margin:.4rem 0 1rem}.thumbs{display:flex;flex-wrap:wrap;gap:.5rem}.thumbs figure{margin:0;font-size:.7rem;text-align:center}
 ul.findings li{margin:.25rem 0}code{color:#9753b8}.scroll{overflow-x:auto;max-width:100%}"""
 
@@ -825,31 +965,120 @@ def _table(df: pd.DataFrame, index=True, digits=3) -> str:
                    ''.join(f'<td>{_fmt(v, digits)}</td>' for v in r) + '</tr>' for i, r in zip(df.index, df.itertuples(index=False)))
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
-def _compact(df: pd.DataFrame, spec: dict, digits: int = 3) -> pd.DataFrame:
-    "The columns of `spec` ({column: reader's name}) that `df` has; a column with `_lo`/`_hi` partners as 'v [lo, hi]'."
+def _compact(df: pd.DataFrame, spec: dict, digits: int = 3, intervals: bool = True) -> pd.DataFrame:
+    """The columns of `spec` ({column: reader's name}) that `df` has; a column with `_lo`/`_hi` partners as 'v [lo, hi]'
+    (`intervals`)."""
     out = pd.DataFrame(index=df.index)
     for c, name in spec.items():
         if c not in df: continue
-        if f'{c}_lo' in df and f'{c}_hi' in df:
+        if intervals and f'{c}_lo' in df and f'{c}_hi' in df:
             out[name] = [_fmt(v, digits) + ('' if not np.isfinite(lo) else f" [{_fmt(lo, digits)}, {_fmt(hi, digits)}]")
                          for v, lo, hi in zip(df[c], df[f'{c}_lo'].astype(float), df[f'{c}_hi'].astype(float))]
+        elif df[c].dtype == bool: out[name] = df[c]
         elif pd.api.types.is_numeric_dtype(df[c]) and (df[c].dropna() % 1 == 0).all():  # counts
             out[name] = pd.Series([int(v) if pd.notna(v) else np.nan for v in df[c]], index=df.index, dtype=object)
         else: out[name] = df[c]
     return out
 
-_SUMMARY_COLS = {'runs': 'runs', 'accuracy': 'accuracy', 'macro_f1': 'macro-F1', 'mean_abs_disp': 'mean |disparity|',
-                 'dpd': 'DPD', 'eod': 'EOD', 'agreement': 'agreement', 'n_hurt': 'classes hurt', 'n_cie': 'CIEs'}
+_SUMMARY_COLS = {'runs': 'runs', 'accuracy': 'accuracy', 'macro_f1': 'macro-F1', 'worst_group_recall': 'worst-group recall',
+                 'agreement': 'agreement', 'n_hurt': 'classes hurt', 'n_cie': 'CIEs', 'n_cie_concentrated': 'CIE classes'}
+_DISP_COLS = {'mean_abs_disp': 'mean |disp.|', 'mean_abs_disp_noise': 'its floor', 'disp_rms': 'RMS disp.',
+              'disp_rms_noise': 'RMS floor', 'disp_rms_corr': 'RMS corrected', 'dpd': 'DPD', 'dpd_noise': 'DPD floor',
+              'eod': 'EOD', 'eod_noise': 'EOD floor', 'n_disp_worse': 'classes worse'}
 _CLASS_COLS = {'support': 'support', 'acc_ref': 'acc. ref.', 'acc_cmp': 'acc. compr.', 'acc_change': 'Δ accuracy',
-               'p_bh': 'p (BH)', 'absdisp_change': 'Δ |disparity|'}
+               'acc_noise': 'its noise', 'p_bh': 'p (BH)', 'hurt': 'hurt'}
+_CLASS_DISP_COLS = {'disp_ref': 'disp. ref.', 'disp_cmp': 'disp. compr.', 'disp_ref_corr': 'corrected ref.',
+                    'disp_cmp_corr': 'corrected compr.', 'absdisp_change': 'Δ |disp.|', 'absdisp_change_corr': 'Δ corrected',
+                    'absdisp_noise': 'its noise', 'disp_worse': 'worse'}
+_CIE_COLS = {'support': 'support', 'cie': 'CIEs', 'rate': 'CIE rate', 'null_rate': 'relabellings: median',
+             'null_rate_max': 'max', 'p_null': 'p'}
+
+def _names(xs, k: int = 30) -> str:
+    return html.escape(', '.join(map(str, xs[:k])) + (' …' if len(xs) > k else '') or 'none')
 
 def _sentence(r) -> str:
-    ci = f" [{_num(r['lo'])}, {_num(r['hi'])}]" if np.isfinite(r['lo']) else ''
     v = r['verdict']
-    vv = (f': <span class="v-{v}">{v}</span> ({READING[v]})' if v in READING else f' ({html.escape(v)})' if v else '')
+    shows_ci = v in READING or (np.isfinite(r['lo']) or 'no interval' in str(r['method']))
+    ci = f" {_interval(r['lo'], r['hi'])}" if shows_ci and v != 'count, not judged' else ''
+    vv = (f': <span class="v-{v.replace(" ", "-")}">{READING[v]}</span>' if v in READING else f' ({html.escape(v)})' if v else '')
     eff = ('–' if not np.isfinite(r['effect']) else f"{int(r['effect'])}" if v == 'count, not judged' else _num(r['effect']))
     note = f" — {html.escape(str(r['note']))}" if r['note'] else ''
     return f"<li>{html.escape(r['finding'])}: {eff}{ci} (n = {r['n']}; {html.escape(r['method'])}){vv}{note}</li>"
+
+def _summary_html(self) -> str:
+    out = ('<h2>Summary</h2>' + _table(_compact(self.summary, _SUMMARY_COLS))
+           + '<p class="note">Worst-group recall: the lowest recall of any (class, group) cell. CIE classes: the classes '
+             'where the compression-identified exemplars concentrate beyond run-to-run noise.</p>')
+    if self.data.has_groups:
+        out += ('<h3>Disparity beside its noise</h3>' + _table(_compact(self.summary, _DISP_COLS, intervals=False))
+                + f'<p class="note">Noise floor: what a model with the same per-class predictions and no true disparity '
+                  f'scores on these cells (the attribute permuted within each class, {self.noise_draws} draws per run). RMS '
+                  'disparity, corrected: the root of the mean over classes of d² − V, each class\'s squared disparity less '
+                  'its sampling variance (unbiased for the true mean square; clipped at 0). Classes worse: classes whose '
+                  '|disparity| rose beyond noise. Means over runs; the intervals are in the findings.</p>')
+    return out + ('<p class="note">Each change with its interval and verdict is in the findings above; every column is in '
+                  '<code>audit.json</code>.</p>')
+
+def _class_html(self, name, figures: bool, dpi: int) -> str:
+    d, ct, out = self.data, self.classes[name], [f'<h2>{html.escape(name)}: per class</h2>']
+    z = NormalDist().inv_cdf(0.5 + self.confidence / 2)
+    hurt, helped = ct.index[ct['hurt']].tolist(), ct.index[ct['helped']].tolist()
+    if ct['p'].notna().any():
+        out.append(f"<p>Class-wise Welch t-tests (seed 000), Benjamini–Hochberg at α = {self.alpha:g}, and a change larger "
+                   f"than {z:.2f} × its samples' noise: <b>{len(hurt)}</b> class(es) hurt beyond noise ({_names(hurt)}), "
+                   f"<b>{len(helped)}</b> helped ({_names(helped)}).")
+        if d.has_groups and ct['absdisp_change_lo'].notna().any():
+            worse = ct.index[ct['disp_worse']].tolist()
+            out.append(f" |Recall disparity| worse beyond noise (interval above zero and bias-corrected change above {z:.2f} × "
+                       f"its noise): <b>{len(worse)}</b> class(es) ({_names(worse)}).")
+        out.append('</p>')
+    else: out.append(f'<p class="note">{html.escape(self.skipped[f"ttest:{name}"])}.</p>')
+    if figures:
+        out.append(f'<img class="fig" alt="per-class accuracy change" src="{_b64_png(self.plot_class_change(name), dpi)}">')
+        if d.has_groups:
+            out.append(f'<img class="fig" alt="per-class recall disparity" src="{_b64_png(self.plot_disparity(name), dpi)}">')
+    show = ct if len(ct) <= 50 else ct.reindex(ct['acc_change'].sort_values().index[:25])
+    out.append(('' if len(ct) <= 50 else '<p class="note">The 25 classes with the largest accuracy drop; all classes are in audit.json.</p>')
+               + _table(_compact(show, _CLASS_COLS, 3)))
+    if d.has_groups:
+        show = ct if len(ct) <= 50 else ct.reindex(ct['absdisp_change_corr'].sort_values(ascending=False).index[:25])
+        out.append(('' if len(ct) <= 50 else '<p class="note">The 25 classes with the largest corrected |disparity| rise.</p>')
+                   + _table(_compact(show, _CLASS_DISP_COLS, 3)))
+    out.append('<p class="note">Its noise: the standard deviation a change would have if the class\'s samples were drawn '
+               'again (binomial, from the counts). Corrected disparity: ±√max(0, mean over runs of d² − V), the sign the '
+               'mean disparity\'s.</p>')
+    return '\n'.join(out)
+
+def _cie_html(self, name, figures: bool, dpi: int) -> str:
+    d, ex = self.data, self.exemplars[name]
+    S, bc = len(ex['null_frac']), ex['by_class']
+    out = [f'<h2>{html.escape(name)}: compression-identified exemplars</h2>'
+           f"<p>{ex['n']:,} samples ({100 * ex['frac']:.2f}%) whose modal prediction over the {name} runs differs from "
+           f"the modal prediction over the reference runs"
+           + (f"; run-to-run noise alone gives {100 * np.median(ex['null_frac']):.2f}% (median of {S} relabellings of the "
+              f"pooled runs into two sets of the same sizes; range {100 * ex['null_frac'].min():.2f}–"
+              f"{100 * ex['null_frac'].max():.2f}%, p = {ex['p_null']:.2f})" if S else " (no run-to-run baseline: a side has one run)")
+           + ". Accuracy (mean over runs) on them and on the rest:</p>" + _table(ex['accuracy'])]
+    if S:
+        conc = bc.index[bc['concentrated']].tolist()
+        out.append(f"<p>Per class, each class's CIE count against the {S} relabellings' counts for it (a max-T permutation test "
+                   f"over the classes, α = {self.alpha:g}): <b>{len(conc)}</b> class(es) where the CIEs concentrate beyond "
+                   f"run-to-run noise ({_names(conc)})."
+                   + (f" With {S} relabellings the smallest p is {1 / (S + 1):.2f}, above α: at least 4 runs per side are "
+                      "needed to flag a class." if 1 / (S + 1) > self.alpha else '') + '</p>')
+        if conc: out.append(_table(_compact(bc.loc[conc[:20]], _CIE_COLS, 4)))
+    if figures: out.append(f'<img class="fig" alt="CIE share per class" src="{_b64_png(self.plot_cie(name), dpi)}">')
+    if ex['by_group'] is not None: out.append(_table(ex['by_group']))
+    if 'path' in ex['table'] and ex['n']:
+        thumbs = []
+        for _, r in ex['table'].head(16).iterrows():
+            src = _thumb(r['path'])
+            if src: thumbs.append(f'<figure><img src="{src}" alt="exemplar {html.escape(str(r["id"]))}"><figcaption>'
+                                  f"{html.escape(str(d.classes[r['y']]))}: ref {html.escape(str(d.classes[r['ref_mode']]))}, "
+                                  f"{html.escape(name)} {html.escape(str(d.classes[r['cmp_mode']]))}</figcaption></figure>")
+        if thumbs: out.append('<div class="thumbs">' + ''.join(thumbs) + '</div>')
+    out.append('<p class="note">Their ids are in <code>exemplars.csv</code>.</p>')
+    return '\n'.join(out)
 
 def _body(self, figures: bool = True, dpi: int = 80) -> str:
     d, out = self.data, []
@@ -858,53 +1087,18 @@ def _body(self, figures: bool = True, dpi: int = 80) -> str:
                f"{'s' * (d.reference.n_runs != 1)}) vs {sets}, on {d.n_samples:,} samples, {d.n_classes} classes"
                + (f", groups <code>{html.escape(d.groups[0])}</code> (0) and <code>{html.escape(d.groups[1])}</code> (1)."
                   if d.has_groups else '.') + " Each change is compressed − reference with its "
-               f"{self.confidence:.0%} interval; the verdict is <i>reproduced</i> when the interval excludes zero on the side "
-               f"where compression makes the model worse, <i>contradicted</i> on the other side, <i>inconclusive</i> otherwise.</p>")
+               f"{self.confidence:.0%} interval. The verdict is <i>{READING['worse']}</i> when the interval lies beyond zero "
+               "on the side where compression makes the model worse — for mean |disparity|, DPD and EOD also beyond the change "
+               f"of their noise floors, which a change of accuracy alone causes —, <i>{READING['better']}</i> when beyond both on "
+               f"the other side, and <i>{READING['no change']}</i> otherwise.</p>")
     if self.skipped:
         out.append('<p class="note">Left out: ' + '; '.join(html.escape(v) for v in self.skipped.values()) + '.</p>')
     out.append('<h2>Findings</h2>')
     for name in d.compressed:
         f = self.findings[self.findings['compressed'] == name]
         out.append(f'<h3>{html.escape(name)}</h3><ul class="findings">' + ''.join(_sentence(r) for _, r in f.iterrows()) + '</ul>')
-    out.append('<h2>Summary</h2>' + _table(_compact(self.summary, _SUMMARY_COLS))
-               + '<p class="note">Each change with its interval and verdict is in the findings above; every column is in '
-                 '<code>audit.json</code>.</p>')
-    for name in d.compressed:
-        ct, ex = self.classes[name], self.exemplars[name]
-        out.append(f'<h2>{html.escape(name)}: per class</h2>')
-        hurt, helped = ct.index[ct['hurt']].tolist(), ct.index[ct['helped']].tolist()
-        if ct['p'].notna().any():
-            out.append(f"<p>Class-wise Welch t-tests (seed 000), Benjamini–Hochberg at α = {self.alpha:g}: "
-                       f"<b>{len(hurt)}</b> class(es) significantly hurt ({html.escape(', '.join(map(str, hurt[:30])) or 'none')}), "
-                       f"<b>{len(helped)}</b> helped ({html.escape(', '.join(map(str, helped[:30])) or 'none')}).</p>")
-        else: out.append(f'<p class="note">{html.escape(self.skipped[f"ttest:{name}"])}.</p>')
-        if figures:
-            out.append(f'<img class="fig" alt="per-class accuracy change" src="{_b64_png(self.plot_class_change(name), dpi)}">')
-            if d.has_groups:
-                out.append(f'<img class="fig" alt="per-class recall disparity" src="{_b64_png(self.plot_disparity(name), dpi)}">')
-        show = ct if len(ct) <= 50 else ct.reindex(ct['acc_change'].sort_values().index[:25])
-        out.append(('' if len(ct) <= 50 else '<p class="note">The 25 classes with the largest accuracy drop; all classes are in audit.json.</p>')
-                   + _table(_compact(show, _CLASS_COLS, 2)))
-        out.append(f'<h2>{html.escape(name)}: compression-identified exemplars</h2>'
-                   f"<p>{ex['n']:,} samples ({100 * ex['frac']:.2f}%) whose modal prediction over the {name} runs differs from "
-                   f"the modal prediction over the reference runs"
-                   + (f"; run-to-run noise alone gives {100 * np.median(ex['null_frac']):.2f}% (median of "
-                      f"{len(ex['null_frac'])} relabellings of the pooled runs into two sets of the same sizes; range "
-                      f"{100 * ex['null_frac'].min():.2f}–{100 * ex['null_frac'].max():.2f}%, p = {ex['p_null']:.2f})"
-                      if len(ex['null_frac']) else " (no run-to-run baseline: a side has one run)")
-                   + ". Accuracy (mean over runs) on them and on the rest:</p>"
-                   + _table(ex['accuracy']))
-        if figures: out.append(f'<img class="fig" alt="CIE share per class" src="{_b64_png(self.plot_cie(name), dpi)}">')
-        if ex['by_group'] is not None: out.append(_table(ex['by_group']))
-        if 'path' in ex['table'] and ex['n']:
-            thumbs = []
-            for _, r in ex['table'].head(16).iterrows():
-                src = _thumb(r['path'])
-                if src: thumbs.append(f'<figure><img src="{src}" alt="exemplar {html.escape(str(r["id"]))}"><figcaption>'
-                                      f"{html.escape(str(d.classes[r['y']]))}: ref {html.escape(str(d.classes[r['ref_mode']]))}, "
-                                      f"{html.escape(name)} {html.escape(str(d.classes[r['cmp_mode']]))}</figcaption></figure>")
-            if thumbs: out.append('<div class="thumbs">' + ''.join(thumbs) + '</div>')
-        out.append('<p class="note">Their ids are in <code>exemplars.csv</code>.</p>')
+    out.append(_summary_html(self))
+    for name in d.compressed: out += [_class_html(self, name, figures, dpi), _cie_html(self, name, figures, dpi)]
     return '\n'.join(out)
 
 def _page(self) -> str:
@@ -937,11 +1131,14 @@ def to_dict(self) -> dict:
                          agreement=self.fidelity[name]['agreement'], agreement_runs=self.fidelity[name]['agreement_runs'],
                          kl=self.fidelity[name]['kl'],
                          exemplars=dict(n=ex['n'], frac=ex['frac'], by_class=ex['by_class'], by_group=ex['by_group'],
-                                        accuracy=ex['accuracy'], null_frac=ex['null_frac'], p_null=ex['p_null']),
-                         runs=d.compressed[name].names, seeds=[None if s is None else str(s) for s in d.compressed[name].seeds])
+                                        accuracy=ex['accuracy'], null_frac=ex['null_frac'], p_null=ex['p_null'],
+                                        n_concentrated=ex['n_concentrated']),
+                         noise=self.noise[name], runs=d.compressed[name].names, seeds=[None if s is None else str(s) for s in d.compressed[name].seeds])
     return _jsonable(dict(inputs=self.inputs, n_samples=d.n_samples, classes=d.classes, groups=d.groups,
-                          alpha=self.alpha, confidence=self.confidence, skipped=self.skipped,
-                          reference=dict(runs=d.reference.names, seeds=[None if s is None else str(s) for s in d.reference.seeds]),
+                          alpha=self.alpha, confidence=self.confidence, skipped=self.skipped, noise_draws=self.noise_draws,
+                          verdicts=READING,
+                          reference=dict(runs=d.reference.names, seeds=[None if s is None else str(s) for s in d.reference.seeds],
+                                         noise=self.noise['reference']),
                           summary=self.summary, findings=self.findings, compressed=per))
 
 def exemplars_table(self) -> pd.DataFrame:
@@ -1192,6 +1389,6 @@ def audit_main(argv=None) -> int:
         print(f"kdfair audit: error: {e}", file=sys.stderr); return 2
     print(res)
     for _, r in res.findings[res.findings['verdict'].isin(list(READING))].iterrows():
-        print(f"  {r['compressed']}: {r['finding']} = {_num(r['effect'])} [{_num(r['lo'])}, {_num(r['hi'])}]: {r['verdict']} ({r['reading']})")
+        print(f"  {r['compressed']}: {r['finding']} = {_num(r['effect'])}, {_interval(r['lo'], r['hi'])}: {r['reading']}")
     print(f"page: {page}")
     return 0

@@ -11,13 +11,68 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .metrics import ovr_rates
-from .stats import bootstrap_effect, corr_ci, effect_ci, verdict
+from .metrics import BOOT_METRICS, _bincount_conf, _headline, ovr_rates
+from .stats import bootstrap_effect, clustered_effect_ci, corr_ci, effect_ci, verdict
 from .results import Study, _match, lambda_runs, methods_runs, pruning_runs, temperature_runs
-from .tables import _NoValidation, _class_acc, best_lambda
+from .tables import _NoValidation, _class_acc, _close, best_lambda
 
 # %% auto #0
-__all__ = ['CHECKS', 'FINDING_CHECKS', 'sanity_checks', 'findings', 'findings_table']
+__all__ = ['CHECKS', 'FINDING_CHECKS', 'test_resamples', 'pair_runs', 'paired_effect', 'sanity_checks', 'teacher_slope',
+           'teacher_slope_plot', 'findings', 'findings_table', 'findings_page']
+
+# %% ../nbs/14_findings.ipynb #1b475896
+def test_resamples(study: Study, run_id: str, n_resamples: int = 200, seed: int = 0) -> dict:
+    """Every headline metric (`metrics.BOOT_METRICS`) of run `run_id` on `n_resamples` bootstrap resamples of the
+    test images, `{metric: (n_resamples,)}`; the same resamples for every run of `study` (cached on it)."""
+    key = (run_id, n_resamples, seed)
+    if key not in study._boot:
+        p = study.predictions(run_id)
+        y, pred, a = p['y'].to_numpy(), p['pred'].to_numpy(), p['a'].to_numpy()
+        if ('idx', n_resamples, seed) not in study._boot:
+            study._boot[('idx', n_resamples, seed)] = np.random.default_rng(seed).integers(0, len(y), (n_resamples, len(y)))
+        i, C = study._boot[('idx', n_resamples, seed)], study.n_classes
+        with np.errstate(all='ignore'):
+            h = _headline(_bincount_conf(y[i], pred[i], np.where(a[i] < 0, 2, a[i]), C, 3), C == 2)
+        study._boot[key] = {k: np.asarray(v, np.float64) for k, v in h.items()}
+    return study._boot[key]
+
+# %% ../nbs/14_findings.ipynb #f809d84e
+def pair_runs(a: pd.DataFrame, b: pd.DataFrame, by: str = 'seed') -> pd.DataFrame:
+    """Pairs `(run_a, run_b, teacher)`: runs of `a` and `b` with the same seed (the first of each seed), or
+    (`by='teacher'`) each run of `a` with its teacher, a row of `b` (the teacher runs)."""
+    if by == 'teacher':
+        m = a[a.teacher_id.isin(b.run_id)]
+        return pd.DataFrame({'run_a': m.run_id.to_numpy(), 'run_b': m.teacher_id.to_numpy(), 'teacher': m.teacher_id.to_numpy()})
+    if by != 'seed': raise ValueError(f"by must be 'seed' or 'teacher', got {by!r}")
+    fa, fb = a.drop_duplicates('seed').set_index('seed'), b.drop_duplicates('seed').set_index('seed')
+    common = fa.index.intersection(fb.index).sort_values()
+    return pd.DataFrame({'run_a': fa.loc[common, 'run_id'].to_numpy(), 'run_b': fb.loc[common, 'run_id'].to_numpy(),
+                         'teacher': fa.loc[common, 'teacher_id'].to_numpy()})
+
+# %% ../nbs/14_findings.ipynb #72ab5e3e
+def paired_effect(study: Study, a: pd.DataFrame, b: pd.DataFrame, metric: str, by: str = 'seed', scale: float = 1.0,
+                  test: bool = True, confidence: float = 0.95, n_resamples: int = 200, seed: int = 0) -> dict:
+    """`scale * (a − b)` of `metric` over `pair_runs(a, b, by)`, with `stats.clustered_effect_ci` over teachers (one
+    teacher: over pairs) and, if `test` and the metric is a headline metric, the test sample's variance; the dict
+    also says what the interval `covers`."""
+    pr = pair_runs(a, b, by)
+    val = lambda df, ids: pd.to_numeric(df.set_index('run_id').loc[ids, metric], errors='coerce').to_numpy(float) if metric in df else np.full(len(ids), np.nan)
+    d = scale * (val(a, pr.run_a) - val(b, pr.run_b))
+    teachers = pr.teacher.nunique()
+    cl = pr.teacher.to_numpy() if teachers > 1 else None
+    extra = 0.0
+    if test and metric in BOOT_METRICS and len(pr):
+        D = scale * np.stack([test_resamples(study, ra, n_resamples, seed)[metric] - test_resamples(study, rb, n_resamples, seed)[metric]
+                              for ra, rb in zip(pr.run_a, pr.run_b)])                  # (pairs, resamples)
+        keys = cl if cl is not None else np.arange(len(pr))
+        m = np.stack([np.nanmean(D[keys == k], 0) for k in dict.fromkeys(keys.tolist())])   # (clusters, resamples)
+        # only the part the clusters share (their covariance over resamples): each one's own test noise is already
+        # in the spread between clusters
+        extra = max(0.0, float(np.nanvar(m.mean(0), ddof=1) - np.nanvar(m, 1, ddof=1).sum() / len(m) ** 2))
+    e = clustered_effect_ci(d, cl, extra, confidence)
+    src = (f"teachers and seeds ({teachers} teachers)" if teachers > 1 else "seeds (one teacher: not the teacher's variance)")
+    e['covers'] = src + (f", test sample ({e['test_share']:.0%})" if extra > 0 and np.isfinite(e['test_share']) else '')
+    return e
 
 # %% ../nbs/14_findings.ipynb #a1c0de02
 CHECKS = ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged', 'cev_sde_defined')
@@ -102,10 +157,10 @@ def sanity_checks(study: Study, min_gap_pt: float = 3.0, confidence: float = 0.9
     if len(x) == 0:
         rows.append(_check('kd_vs_nokd_accuracy', detail='cannot be checked: no KD and non-distilled runs of the same seed'))
     else:
-        e = effect_ci(x, y, paired=True, confidence=confidence)
+        e = paired_effect(study, kd, nokd, 'accuracy', scale=100, confidence=confidence)
         ok = not e['hi'] < 0
         rows.append(_check('kd_vs_nokd_accuracy', e['effect'], e['lo'], e['hi'], ok,
-                           f"KD − no-KD test accuracy = {_ci_text(e, 2)} pt ({e['n']} seeds paired)"
+                           f"KD − no-KD test accuracy = {_ci_text(e, 2)} pt ({e['n']} pairs; {e['covers']})"
                            + ('' if ok else ': KD is significantly less accurate than the student trained alone')))
     # (c) every run converged (a pruned model follows seed 001's fixed AGP budget instead: its masks reach the
     # target sparsity late in the schedule, so it keeps its last epoch)
@@ -139,15 +194,55 @@ def sanity_checks(study: Study, min_gap_pt: float = 3.0, confidence: float = 0.9
                                    + ('' if len(zero) <= C / 2 else ' — too few to measure'))))
     return pd.DataFrame(rows, columns=['name', 'value', 'lo', 'hi', 'passed', 'detail'])
 
+# %% ../nbs/14_findings.ipynb #d791d8af
+def teacher_slope(study: Study, metric: str = 'disp_rms_corr', confidence: float = 0.95) -> dict | None:
+    """Slope of the KD − no-KD effect on `metric` against the teacher's own `metric`, over teachers (`points`: one
+    row per teacher); None with fewer than 3 teachers."""
+    kd, nokd, te = _kd_runs(study), _nokd_runs(study), study.teacher_runs('source')
+    pr = pair_runs(kd, nokd)
+    if metric not in kd or pr.teacher.nunique() < 3: return None
+    pr['effect'] = (kd.set_index('run_id').loc[pr.run_a, metric].to_numpy(float) - nokd.set_index('run_id').loc[pr.run_b, metric].to_numpy(float))
+    pts = pr.groupby('teacher')['effect'].agg(['mean', 'size']).rename(columns={'mean': 'effect', 'size': 'pairs'})
+    pts['teacher_value'] = te.set_index('run_id').loc[pts.index, metric].astype(float)
+    x, y, k = pts.teacher_value.to_numpy(), pts.effect.to_numpy(), len(pts)
+    fit = sps.linregress(x, y) if np.ptp(x) > 0 else None
+    nan = float('nan')
+    if fit is None: return dict(effect=nan, lo=nan, hi=nan, n=k, method='teachers of one disparity: no slope', points=pts, intercept=nan)
+    h = float(sps.t.ppf(0.5 + confidence / 2, k - 2)) * fit.stderr if k > 2 else nan
+    return dict(effect=float(fit.slope), lo=fit.slope - h, hi=fit.slope + h, n=k, intercept=float(fit.intercept), points=pts,
+                method=f"least squares over {k} teachers (each the mean of its pairs), t {confidence:.0%} CI, df = {k - 2}")
+
+# %% ../nbs/14_findings.ipynb #ff29b478
+def teacher_slope_plot(study: Study, metric: str = 'disp_rms_corr'):
+    "The KD − no-KD effect against each teacher's own disparity, with the fitted slope (`teacher_slope`)."
+    import matplotlib.pyplot as plt
+    s = teacher_slope(study, metric)
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    if s is not None:
+        p = s['points']
+        ax.scatter(p.teacher_value, p.effect, s=30 + 15 * p.pairs, color='tab:blue', zorder=3, label='one teacher (size: its pairs)')
+        if np.isfinite(s['effect']):
+            xs = np.linspace(p.teacher_value.min(), p.teacher_value.max(), 10)
+            ax.plot(xs, s['intercept'] + s['effect'] * xs, color='tab:blue', alpha=.6,
+                    label=f"slope {s['effect']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}]")
+        ax.legend(fontsize=8)
+    else: ax.text(0.5, 0.5, 'needs ≥ 3 teachers', ha='center', va='center', transform=ax.transAxes)
+    ax.axhline(0, color='grey', lw=.8)
+    ax.set_xlabel("the teacher's disparity (RMS, bias-corrected)"); ax.set_ylabel('KD − no-KD disparity')
+    fig.tight_layout()
+    return _close(fig)
+
 # %% ../nbs/14_findings.ipynb #5f2a7ee7
 FINDING_CHECKS = {'kd_disparity': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'), 'adversary': ('converged',),
                   'sc_vs_T': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
                   'dpd_eod_vs_T': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
                   'pruning_cev_sde': ('converged', 'cev_sde_defined'),
-                  'similarity_bias': ('converged', 'cev_sde_defined')}
+                  'similarity_bias': ('converged', 'cev_sde_defined'),
+                  'teacher_slope': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged')}
 
 # the runs each finding uses: its convergence gate looks at these (and the teachers), not at every run of the study
 _FINDING_RUNS = {'kd_disparity': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs(s)]),
+                 'teacher_slope': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs(s)]),
                  'adversary': lambda s, m: lambda_runs(s, m),
                  'sc_vs_T': lambda s, m: pd.concat([_nokd_runs(s), temperature_runs(s)]),
                  'dpd_eod_vs_T': lambda s, m: temperature_runs(s),
@@ -177,12 +272,12 @@ def _finding(title: str, context: str, effects: list, gate: str, rows: list) -> 
         v = '' if d is None else ('not assessed' if gate else verdict(e['lo'], e['hi'], d))
         parts.append(f"{f['label']} = {_ci_text(e, f.get('digits', 3))}, {f['how']}" + (f": {v}" if d is not None and not gate else ''))
         rows.append(dict(finding=f"{title}: {f['label']}", effect=e['effect'], lo=e['lo'], hi=e['hi'], n=e['n'],
-                         verdict=v, method=e['method'], note=gate))
+                         verdict=v, method=e['method'], note=gate, covers=e.get('covers', '')))
     return (f"{title}" + (f" ({context})" if context else '') + ': ' + '; '.join(parts)
             + (f": not assessed: {gate}" if gate else '') + '.')
 
 def _not_run(title: str, why: str, rows: list, what: str = 'not run') -> str:
-    rows.append(dict(finding=title, effect=np.nan, lo=np.nan, hi=np.nan, n=0, verdict=what, method='', note=why))
+    rows.append(dict(finding=title, effect=np.nan, lo=np.nan, hi=np.nan, n=0, verdict=what, method='', note=why, covers=''))
     return f"{title}: {what} ({why})."
 
 def _mean(rows, col) -> float:
@@ -241,12 +336,15 @@ def _cev_sde_np(fpr, fnr, fpr_t, fnr_t) -> tuple[np.ndarray, np.ndarray]:
     return np.where(nk > 0, cev, np.nan), np.where(nk > 0, sde, np.nan)
 
 def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: int) -> list:
-    "Per sparsity with CE-only and KD runs: KD − CE-only CEV and SDE, bootstrapped over the seeds both have."
+    """Per sparsity with CE-only and KD runs: KD − CE-only CEV and SDE. With several teachers: per teacher from its
+    runs' mean rates, then a t interval over teachers; with one: bootstrapped over the seeds both have."""
     pr, out = pruning_runs(study), []
     C = study.n_classes if len(pr) else 0
     for sp in sorted(pr.sparsity.unique()):
         g = pr[_match(pr.sparsity, sp)]
         if not {'kd', 'none'} <= set(g.method): continue
+        if g.teacher_id.nunique() > 1:
+            out.append((float(sp), _pruning_by_teacher(study, g, C, confidence))); continue
         tid = g.teacher_id.value_counts().index[0]
         g = g[g.teacher_id == tid]
         kd, ce = g[g.method == 'kd'], g[g.method == 'none']
@@ -264,6 +362,41 @@ def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: in
                                                  vectorized=True) for j in (0, 1)]))
     return out
 
+def _disp_metric(study: Study) -> tuple[str, str]:
+    "The disparity the findings test: the bias-corrected RMS disparity, or mean |disparity| for runs that lack it."
+    cols = set(study.students.columns) & set(study.teachers.columns)
+    ok = 'disp_rms_corr' in cols and study.students['disp_rms_corr'].notna().all()
+    return ('disp_rms_corr', 'disparity (RMS, bias-corrected)') if ok else ('mean_abs_disp', 'mean |disparity|')
+
+def _disp_context(study: Study, kd, nokd, teach, pct: str) -> str:
+    "Raw mean |disparity| with its noise floor, the bias-corrected disparity and the capstone's variant, of KD, no KD, teacher."
+    three = lambda c: ', '.join(f"{n} {_mean(r, c):.3f}" for n, r in (('KD', kd), ('no-KD', nokd), ('teacher', teach)))
+    floor = (f" (what no true disparity would score on these cells, the noise floor: {three('mean_abs_disp_noise')}); "
+             f"bias-corrected RMS disparity: {three('disp_rms_corr')}" if 'mean_abs_disp_noise' in kd else '')
+    return (f"mean |disparity| over all classes: {three('mean_abs_disp')}{floor}; over the non-zero classes only, the "
+            f"capstone code's variant: {three('mean_abs_disp_nonzero')}; {pct}")
+
+def _pruning_by_teacher(study: Study, g: pd.DataFrame, C: int, confidence: float) -> list:
+    "KD − CE-only CEV and SDE of each teacher's pruned copies (its runs' mean rates), with a t interval over teachers."
+    rates = lambda rows: np.stack([np.stack(ovr_rates(study.predictions(r)['y'].to_numpy(), study.predictions(r)['pred'].to_numpy(), C))
+                                   for r in rows.run_id]).mean(0)          # (2, C): mean FPR, FNR over the runs
+    diffs = []
+    for tid, gt in g.groupby('teacher_id'):
+        kd, ce = gt[gt.method == 'kd'], gt[gt.method == 'none']
+        if kd.empty or ce.empty: continue
+        p = study.predictions(tid)
+        ft, nt = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
+        mk, mc = rates(kd), rates(ce)
+        diffs.append(np.array(_cev_sde_np(mk[0], mk[1], ft, nt)) - np.array(_cev_sde_np(mc[0], mc[1], ft, nt)))
+    D = np.array(diffs).reshape(-1, 2)
+    out = []
+    for j in (0, 1):
+        e = clustered_effect_ci(D[:, j], confidence=confidence)
+        e['method'] = e['method'].replace('pairs', 'teachers (each: KD vs CE-only pruned copies)')
+        e['covers'] = f"teachers and seeds ({len(D)} teachers); not the test sample"
+        out.append(e)
+    return out
+
 def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
             adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
             seed: int = 0) -> tuple[list, list, pd.DataFrame]:
@@ -277,44 +410,55 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
     out.append("Sanity checks the verdicts rest on: " + '; '.join(
         f"{r['name']} passed" if r['passed'] else f"{r['name']} FAILED ({r['detail']})" for _, r in ck.iterrows()) + '.')
     pct = f"{confidence:.0%} CI"
-    # 1. seed 002: KD amplifies the disparity
+    # 1. seed 002: KD amplifies the disparity (bias-corrected: the raw mean |disparity| stays in the context)
     title = "Seed 002, KD amplifies the disparity"
-    kd, nokd, teach = _kd_runs(study), _nokd_runs(study), study.teacher_runs('all')
+    kd, nokd, teach = _kd_runs(study), _nokd_runs(study), study.teacher_runs('source')
+    D, dname = _disp_metric(study)
+    pe = lambda a, b, metric, **kw: paired_effect(study, a, b, metric, confidence=confidence, seed=seed, **kw)
     if kd.empty or nokd.empty:
         out.append(_not_run(title, f"no {'KD' if kd.empty else 'non-distilled student'} runs in the methods block", rows))
     else:
-        e1 = effect_ci(*_paired(kd, nokd, 'mean_abs_disp'), paired=True, confidence=confidence)
-        e2 = effect_ci(kd['mean_abs_disp'].astype(float), teach['mean_abs_disp'].astype(float), confidence=confidence)
-        ctx = (f"mean |disparity| over all classes: KD {_mean(kd, 'mean_abs_disp'):.3f}, no-KD "
-               f"{_mean(nokd, 'mean_abs_disp'):.3f}, teacher {_mean(teach, 'mean_abs_disp'):.3f}; over the non-zero classes "
-               f"only, the capstone code's variant: {_mean(kd, 'mean_abs_disp_nonzero'):.3f}, "
-               f"{_mean(nokd, 'mean_abs_disp_nonzero'):.3f}, {_mean(teach, 'mean_abs_disp_nonzero'):.3f}; {pct}")
-        out.append(_finding(title, ctx, [
-            dict(label='KD − no-KD mean |disparity|', e=e1, how=f"{e1['n']} seeds paired", direction=1),
-            dict(label='KD − teacher', e=e2, how=f"Welch, {len(kd)} vs {len(teach)} runs", direction=1)],
+        e1, e2 = pe(kd, nokd, D), pe(kd, teach, D, by='teacher')
+        e3 = pe(kd, nokd, 'mean_worst_group_recall')
+        out.append(_finding(title, _disp_context(study, kd, nokd, teach, pct), [
+            dict(label=f'KD − no-KD {dname}', e=e1, how=e1['covers'], direction=1),
+            dict(label='KD − its teacher', e=e2, how=e2['covers'], direction=1),
+            dict(label='KD − no-KD worst-group recall', e=e3, how=e3['covers'], direction=-1)],
             _gate(ck, 'kd_disparity', study, adv_mode), rows))
-    # 2. the adversary, lambda chosen on validation
+    # 1b. the effect explained by the teacher: how much of its teacher's disparity a student inherits
+    title = "The KD effect follows the teacher"
+    sl = teacher_slope(study, D)
+    if sl is None: out.append(_not_run(title, f"needs ≥ 3 teachers with KD and non-distilled students ({teach.run_id.nunique()} here)", rows))
+    else:
+        sl['covers'] = f"teachers ({sl['n']}); not the test sample"
+        ctx = (f"the slope of the KD − no-KD {dname} against the teacher's own, over {sl['n']} teachers: how much of "
+               f"its teacher's disparity a KD student carries beyond the non-distilled student's; {pct}")
+        out.append(_finding(title, ctx, [dict(label="slope on the teacher's disparity", e=sl, how=sl['covers'], direction=1, digits=2)],
+                            _gate(ck, 'teacher_slope', study, adv_mode), rows))
+    # 2. the adversary, lambda chosen on validation (a rule that knows the validation noise)
     title = "Adversarial debiasing"
-    try: b, why = best_lambda(study, max_acc_drop, adv_mode), ''
+    try: b, why = best_lambda(study, max_acc_drop, adv_mode, confidence=confidence), ''
     except _NoValidation as err: b, why = None, str(err)
     if b is None: out.append(_not_run(title, why, rows, 'not assessed') if why else
                              _not_run(title, 'no KD runs with λ > 0 and λ = 0', rows))
     else:
         lr = lambda_runs(study, adv_mode)
         at, base = lr[_match(lr.lam, b['lam'])], lr[_match(lr.lam, 0.0)]
-        ed = effect_ci(*_paired(at, base, 'mean_abs_disp'), paired=True, confidence=confidence)
-        ea = effect_ci(*_paired(at, base, 'accuracy', 100), paired=True, confidence=confidence)
-        how = (f"the lowest validation mean |disparity| within {max_acc_drop:g} pt of λ = 0's validation accuracy"
-               if b['within_budget'] else f"no λ stayed within {max_acc_drop:g} pt validation accuracy; the lowest "
-                                          f"validation mean |disparity|")
+        ed, ea = pe(at, base, D), pe(at, base, 'accuracy', scale=100)
+        ew = pe(at, base, 'mean_worst_group_recall')
+        how = (f"the lowest validation {'bias-corrected disparity' if b['criterion'] == 'valid_disp_rms_corr' else 'mean |disparity|'} "
+               f"among the λ whose validation accuracy is not significantly more than {max_acc_drop:g} pt below λ = 0's"
+               if b['within_budget'] else f"every λ lost significantly more than {max_acc_drop:g} pt validation accuracy; the "
+                                          f"lowest validation disparity")
         goal = -b['mean_abs_disp_pct'] >= target_cut and b['accuracy_change_pt'] >= -max_acc_drop
         ctx = (f"λ = {b['lam']:g} chosen on the validation split: {how}; test mean |disparity| {b['mean_abs_disp']:.3f} "
                f"vs {b['ref_mean_abs_disp']:.3f} at λ = 0 ({_num(b['mean_abs_disp_pct'], 0)}%); the capstone's goal, "
                f"≥ {target_cut:g}% less at ≤ {max_acc_drop:g} pt accuracy cost, is {'met' if goal else 'not met'} by the "
                f"means; {pct}")
         out.append(_finding(title, ctx, [
-            dict(label=f"λ = {b['lam']:g} − λ = 0 test mean |disparity|", e=ed, how=f"{ed['n']} seeds paired", direction=-1),
-            dict(label='test accuracy change (pt)', e=ea, how=f"{ea['n']} seeds paired", digits=2)],
+            dict(label=f"λ = {b['lam']:g} − λ = 0 test {dname}", e=ed, how=ed['covers'], direction=-1),
+            dict(label='test accuracy change (pt)', e=ea, how=ea['covers'], digits=2),
+            dict(label='worst-group recall change', e=ew, how=ew['covers'], direction=1)],
             _gate(ck, 'adversary', study, adv_mode), rows))
     # 3. seed 000: #SC grows with T
     title = "Seed 000, #SC grows with T"
@@ -334,20 +478,21 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
     else:
         lo_, hi_ = Ts[0], Ts[-1]
         rl, rh = tr[_match(tr['T'], lo_)], tr[_match(tr['T'], hi_)]
-        es = {k: effect_ci(*_paired(rh, rl, k), paired=True, confidence=confidence) for k in ('dpd', 'eod')}
+        es = {k: pe(rh, rl, k) for k in ('dpd', 'eod')}
         t_dpd = _mean(study.teacher_runs('source'), 'dpd')
         ctx = (f"KD student from T = {lo_:g} to T = {hi_:g}: DPD {_mean(rl, 'dpd'):.3f} → {_mean(rh, 'dpd'):.3f}, EOD "
                f"{_mean(rl, 'eod'):.3f} → {_mean(rh, 'eod'):.3f}; at T = {hi_:g} the DPD is "
-               f"{'below' if _mean(rh, 'dpd') < t_dpd else 'not below'} the teacher's {t_dpd:.3f}; {pct}")
+               f"{'below' if _mean(rh, 'dpd') < t_dpd else 'not below'} the teacher's {t_dpd:.3f}; what no true disparity would "
+               f"score on these cells (noise floor): DPD {_mean(rh, 'dpd_noise'):.3f}, EOD {_mean(rh, 'eod_noise'):.3f}; {pct}")
         out.append(_finding(title, ctx, [
-            dict(label=f"{k.upper()}(T = {hi_:g}) − {k.upper()}(T = {lo_:g})", e=es[k], how=f"{es[k]['n']} seeds paired",
+            dict(label=f"{k.upper()}(T = {hi_:g}) − {k.upper()}(T = {lo_:g})", e=es[k], how=es[k]['covers'],
                  direction=-1) for k in ('dpd', 'eod')], _gate(ck, 'dpd_eod_vs_T', study, adv_mode), rows))
     # 5. seed 001: KD lowers CEV and SDE of pruned models
     title = "Seed 001, KD lowers the CEV and SDE of pruned models"
     pe = _pruning_effects(study, n_resamples, confidence, seed)
     if not pe: out.append(_not_run(title, "no sparsity with both CE-only and KD pruning runs of the same seed", rows))
     else:
-        effects = [dict(label=f"at {sp:.0%} sparsity KD − CE-only {k}", e=e, how=f"bootstrap over {e['n']} seeds",
+        effects = [dict(label=f"at {sp:.0%} sparsity KD − CE-only {k}", e=e, how=e.get('covers') or f"bootstrap over {e['n']} seeds",
                         direction=-1, digits=d) for sp, (ec, es_) in pe for k, e, d in (('CEV', ec, 0), ('SDE', es_, 1))]
         ctx = f"per-class FPR/FNR of each setting's runs averaged over seeds, shifts relative to the teacher's; {pct}"
         out.append(_finding(title, ctx, effects, _gate(ck, 'pruning_cev_sde', study, adv_mode), rows))
@@ -378,6 +523,21 @@ def findings(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, 
 def findings_table(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
                    adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
                    seed: int = 0) -> pd.DataFrame:
-    "The findings as a table: one row per effect (finding, effect, lo, hi, n, verdict, method, note)."
+    "The findings as a table: one row per effect (finding, effect, lo, hi, n, verdict, covers, method, note)."
     rows = _assess(study, max_acc_drop, target_cut, alpha, adv_mode, min_gap_pt, confidence, n_resamples, seed)[1]
-    return pd.DataFrame(rows, columns=['finding', 'effect', 'lo', 'hi', 'n', 'verdict', 'method', 'note'])
+    return pd.DataFrame(rows, columns=['finding', 'effect', 'lo', 'hi', 'n', 'verdict', 'covers', 'method', 'note'])
+
+# %% ../nbs/14_findings.ipynb #77dfdf55
+def _fmt(v) -> str:
+    "A number at the precision its size needs, with a true minus sign; '—' when missing."
+    if v is None or not np.isfinite(float(v)): return '—'
+    v = float(v)
+    s = f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+.1f}" if abs(v) >= 10 else f"{v:+.3f}"
+    return s.replace('-', '−')
+
+def findings_page(ft: pd.DataFrame) -> pd.DataFrame:
+    "`findings_table` for a page: finding, effect with its 95% interval ('—' without one), verdict, what it covers."
+    ci = [f"{_fmt(r.effect)} [{_fmt(r.lo)}, {_fmt(r.hi)}]" if np.isfinite(r.lo) else (_fmt(r.effect) + ' (no interval)' if np.isfinite(r.effect) else '—')
+          for r in ft.itertuples()]
+    return pd.DataFrame({'finding': ft.finding, 'effect [95% CI]': ci, 'verdict': ft.verdict.replace('', '—'),
+                         'interval covers': ft.covers.fillna('').replace('', '—')})

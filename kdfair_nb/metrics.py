@@ -308,8 +308,9 @@ def null_group_confusions(Mg, n_draws: int = 200, seed: int = 0) -> np.ndarray:
     for c in range(C):
         row, n1 = Mg[:, c].sum(0), int(Mg[1, c].sum())
         if n1 == 0 or n1 == row.sum(): out[:, :, c] = Mg[:, c]; continue   # one group only: nothing to permute
-        g1 = rng.multivariate_hypergeometric(row, n1, size=n_draws)
-        out[:, 1, c], out[:, 0, c] = g1, row - g1
+        nz = np.flatnonzero(row)                                  # only the predicted classes: C can be large
+        g1 = rng.multivariate_hypergeometric(row[nz], n1, size=n_draws)
+        out[:, 1, c, nz], out[:, 0, c, nz] = g1, row[nz] - g1
     return out
 
 # %% ../nbs/04_metrics.ipynb #9153aac6

@@ -18,8 +18,8 @@ from .metrics import _bincount_conf, _div, _as_labels, unpack
 
 # %% auto #0
 __all__ = ['VERDICTS', 'per_class_accuracy', 'welch_ttest', 'cohens_d', 'hedges_g', 'Classwise', 'bh_adjust', 'classwise_tests',
-           'tc_sc', 'runs_from_long', 'tc_sc_table', 'similarity_bias_correlation', 'effect_ci', 'verdict', 'corr_ci',
-           'bootstrap_effect']
+           'tc_sc', 'runs_from_long', 'tc_sc_table', 'similarity_bias_correlation', 'effect_ci', 'clustered_effect_ci',
+           'verdict', 'corr_ci', 'bootstrap_effect']
 
 # %% ../nbs/05_stats.ipynb #d679bb5d
 def per_class_accuracy(preds, y=None, n_classes: int | None = None) -> np.ndarray:
@@ -222,6 +222,30 @@ def effect_ci(x, y=None, paired: bool = False, confidence: float = 0.95) -> dict
     lo, hi = _t_interval(eff, se, df, confidence)
     return dict(effect=eff, lo=lo, hi=hi, n=n, df=df,
                 method=f"{kind}, {confidence:.0%} CI" + (', no spread: zero-width interval' if se == 0 else f', df = {df:.3g}'))
+
+# %% ../nbs/05_stats.ipynb #3610a576
+def clustered_effect_ci(d, clusters=None, extra_var: float = 0.0, confidence: float = 0.95) -> dict:
+    """Mean of per-pair effects `d` with a t interval over `clusters` (e.g. the teacher of each pair: pairs of one
+    teacher are averaged first; None: each pair its own) and `extra_var`, a variance every pair shares (the test
+    sample). `dict(effect, lo, hi, n, k, df, test_share, method)`; no interval with fewer than 2 clusters."""
+    d = np.asarray(d, np.float64).ravel()
+    cl = np.arange(len(d)) if clusters is None else np.asarray(clusters).ravel()
+    if len(cl) != len(d): raise ValueError(f"{len(d)} effects but {len(cl)} cluster labels")
+    ok = np.isfinite(d)
+    d, cl = d[ok], cl[ok]
+    means = np.array([d[cl == c].mean() for c in dict.fromkeys(cl.tolist())])
+    n, k, nan = len(d), len(means), float('nan')
+    eff = float(means.mean()) if k else nan
+    unit = 'pairs' if clusters is None else f"teachers (cluster means of {n} pairs)"
+    if k < 2: return dict(effect=eff, lo=nan, hi=nan, n=n, k=k, df=nan, test_share=nan,
+                          method=f"t over {k} {unit}: no interval (needs ≥ 2)")
+    v_seed = float(means.var(ddof=1) / k)
+    se2 = v_seed + max(float(extra_var), 0.0)
+    df = float(k - 1)  # not Satterthwaite's larger df: with few teachers it would narrow the interval as variance is added
+    lo, hi = _t_interval(eff, float(np.sqrt(se2)), df, confidence)
+    share = float(extra_var / se2) if se2 > 0 else 0.0
+    how = f"t over {k} {unit}" + (f" + test sample ({share:.0%} of the variance)" if extra_var > 0 else '')
+    return dict(effect=eff, lo=lo, hi=hi, n=n, k=k, df=df, test_share=share, method=f"{how}, {confidence:.0%} CI, df = {df:.3g}")
 
 # %% ../nbs/05_stats.ipynb #c1190d13
 VERDICTS = ('reproduced', 'contradicted', 'inconclusive')

@@ -16,9 +16,9 @@ from .sweep import KERNEL_ARGS, SweepConfigError, _resume_hint, parse_resources,
 # %% auto #0
 __all__ = ['QUICK', 'FULL', 'TINY', 'CIFAR100', 'CELEBA', 'CIFAR100_PRUNING', 'CIFAR100_PRUNING_IMBALANCED', 'WIDER', 'PRESETS',
            'DATA_LAYOUTS', 'get_preset', 'describe_registries', 'describe_presets', 'data_layout_problems',
-           'check_data', 'smoke', 'configure', 'teacher_config', 'teacher_of', 'teacher_dirs', 'student_config',
-           'experiment_rules', 'check_study', 'default_study_dir', 'write_plan', 'pages_dir', 'run_narrative',
-           'render_html', 'run_study', 'main']
+           'check_data', 'smoke', 'configure', 'override', 'teacher_config', 'teacher_of', 'teacher_dirs',
+           'student_config', 'experiment_rules', 'check_study', 'default_study_dir', 'write_plan', 'pages_dir',
+           'run_narrative', 'render_html', 'run_study', 'main']
 
 # %% ../nbs/09_study.ipynb #27d50fa3
 # The embedded benchmark (chosen by measurement: see "Choosing the benchmark" above): biased Trifeature whose label
@@ -299,6 +299,25 @@ def configure(preset, data_root=None, teacher_weights=None, student_weights=None
     if teacher_weights: p['teacher']['weights'] = _abs(teacher_weights)
     if student_weights: p['student']['student_weights'] = _abs(student_weights)
     return smoke(p) if smoke_test else p
+
+# %% ../nbs/09_study.ipynb #3bd69ffa
+def override(preset: dict, assignments=()) -> dict:
+    """`preset` with `section.key=value` assignments applied (`data`, `teacher`, `student`; values read as YAML, e.g.
+    `teacher.threads=2`, `data.n_test=20000`); an unknown section or a malformed assignment is a `SweepConfigError`.
+    A changed preset is another study: named `<name>-set`, in its own folder (`runs/<name>-set`), pages beside its runs."""
+    import yaml
+    p = get_preset(preset)
+    if assignments:
+        p['name'] = f"{p['name']}-set"
+        for k in ('runs', 'pages'): p.pop(k, None)
+    for a in assignments:
+        key, eq, value = a.partition('=')
+        section, dot, name = key.strip().partition('.')
+        if not (eq and dot and name): raise SweepConfigError(f"--set {a!r}: expected SECTION.KEY=VALUE, e.g. teacher.threads=2")
+        if section not in ('data', 'teacher', 'student'):
+            raise SweepConfigError(f"--set {a!r}: the section must be data, teacher or student, not {section!r}")
+        p[section][name] = yaml.safe_load(value)
+    return p
 
 # %% ../nbs/09_study.ipynb #eae100ff
 def teacher_config(preset: dict, study_dir, root=None) -> dict:
@@ -586,10 +605,12 @@ def main(argv=None) -> int:
     st.add_argument('--resources', default=None, help="Dask worker resources each run asks for, e.g. GPU=1 (default: the "
                     "preset's: GPU=1 for the real-data presets; 'none': none)")
     st.add_argument('--no-narrative', action='store_true', help='only train; do not execute the study notebooks')
+    st.add_argument('--set', action='append', default=[], metavar='SECTION.KEY=VALUE', help="change a preset setting, "
+                    "e.g. teacher.threads=2 (new run ids: a new draw of the study; give it its own --study-dir)")
     a = ap.parse_args(argv)
     resume = _resume_hint('kdfair', argv)
     try:
-        p = configure(a.preset, a.data_root, a.teacher_weights, a.student_weights, smoke_test=a.smoke)
+        p = override(configure(a.preset, a.data_root, a.teacher_weights, a.student_weights, smoke_test=a.smoke), a.set)
         info = run_study(p, a.study_dir, a.workers, a.executor, a.scheduler, narrative=not a.no_narrative,
                          resources=a.resources)
     except SweepConfigError as e:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from .metrics import (FairnessWarning, RateShift, cev_sde, pct_change, plot_disparity, plot_rate_shift,
                                plot_tradeoff, plot_tradeoff_3d, recall_disparity)
@@ -29,7 +30,10 @@ READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp'
                 'mean_abs_disp_vs_nokd_pct': 'Δ |disp.| vs no KD (%)', 'valid_accuracy': 'valid. accuracy',
                 'valid_mean_abs_disp': 'valid. mean |disp.|', 'cev': 'CEV', 'sde': 'SDE', 'cka': 'CKA',
                 'TC_fdr': 'TC (FDR)', 'SC_fdr': 'SC (FDR)', 'n_kd': 'n (KD)', 'nonzero_params': 'non-zero params',
-                'params': 'params', 'flops': 'FLOPs', 'arch': 'model'}
+                'params': 'params', 'flops': 'FLOPs', 'arch': 'model', 'mean_abs_disp_noise': 'noise floor',
+                'disp_rms_corr': 'RMS disp. (corrected)', 'mean_worst_group_recall': 'worst-group recall',
+                'valid_disp_rms_corr': 'valid. RMS disp. (corr.)', 'min_cell': 'smallest cell',
+                'dpd_noise': 'DPD noise floor', 'eod_noise': 'EOD noise floor'}
 
 # one colour per kind of model in every figure of the study
 METHOD_COLORS = {'teacher': 'black', 'none': 'tab:orange', 'kd': 'tab:blue', 'rkd': 'tab:green', 'ctkd': 'tab:red',
@@ -64,7 +68,8 @@ def page_table(table: pd.DataFrame, cols, csv=None, digits: int = 3, names: dict
             .set_table_attributes('class="compact"'))
 
 # %% ../nbs/13_tables.ipynb #9031efae
-_LAMBDA_COLS = ('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'valid_accuracy', 'valid_mean_abs_disp')
+_LAMBDA_COLS = ('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'valid_accuracy', 'valid_mean_abs_disp',
+                'mean_abs_disp_noise', 'disp_rms_corr', 'mean_worst_group_recall', 'valid_disp_rms_corr')
 
 def lambda_table(study: Study, adv_mode: str = 'grl', ci: str = 't', confidence: float = 0.95) -> pd.DataFrame:
     """Per lambda: n, test accuracy and mean |disparity| with CIs over seeds, DPD, EOD, changes vs lambda = 0, and the
@@ -79,44 +84,62 @@ def lambda_table(study: Study, adv_mode: str = 'grl', ci: str = 't', confidence:
     cols = ['lam', 'n', 'accuracy', 'accuracy_std', 'accuracy_lo', 'accuracy_hi', 'mean_abs_disp', 'mean_abs_disp_std',
             'mean_abs_disp_lo', 'mean_abs_disp_hi', 'mean_abs_disp_nonzero', 'mean_abs_disp_nonzero_std', 'dpd',
             'dpd_std', 'eod', 'eod_std', 'valid_accuracy', 'valid_accuracy_std', 'valid_mean_abs_disp',
-            'valid_mean_abs_disp_std']
+            'valid_mean_abs_disp_std', 'mean_abs_disp_noise', 'disp_rms_corr', 'disp_rms_corr_std',
+            'mean_worst_group_recall', 'valid_disp_rms_corr', 'valid_disp_rms_corr_std']
     t = pd.DataFrame(rows, columns=cols).set_index('lam')
     base = t.loc[0.0] if 0.0 in t.index else None
     for c in ('accuracy', 'valid_accuracy'):
         t[f'{c}_change_pt'] = np.nan if base is None else 100 * (t[c] - base[c])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', FairnessWarning)
-        for c in ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'valid_mean_abs_disp'):
+        for c in ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'valid_mean_abs_disp', 'disp_rms_corr'):
             t[f'{c}_pct'] = np.nan if base is None else pct_change(t[c].to_numpy(), base[c])
     return t
 
 class _NoValidation(ValueError): "The lambda runs lack the validation metrics that `best_lambda` selects on."
 
-def best_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', table: pd.DataFrame | None = None) -> dict | None:
-    """Choose lambda on the VALIDATION split: the lambda > 0 with the lowest validation mean |disparity| whose mean
-    validation accuracy is at most `max_acc_drop` points below lambda = 0 (else the lowest, `within_budget=False`);
-    return its TEST numbers. None without lambda > 0 runs or lambda 0; ValueError if validation metrics are missing."""
+def _valid_change_hi(study: Study, lam: float, adv_mode: str, confidence: float) -> float:
+    "Upper end of the interval of the validation accuracy change (pt) of λ = `lam` against λ = 0, paired by seed."
+    lr = lambda_runs(study, adv_mode)
+    at, base = (lr[_match(lr.lam, l)].groupby('seed')['valid_accuracy'].mean() for l in (lam, 0.0))
+    common = at.index.intersection(base.index)
+    d = 100 * (at.loc[common] - base.loc[common]).to_numpy(float)
+    if len(d) < 2: return float(d.mean()) if len(d) else float('nan')
+    return float(d.mean() + sps.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+
+def best_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', table: pd.DataFrame | None = None,
+                confidence: float = 0.95) -> dict | None:
+    """Choose lambda on the VALIDATION split: among lambda > 0 whose validation accuracy is not significantly more
+    than `max_acc_drop` points below lambda = 0's (the upper end of the paired interval of the change reaches
+    -`max_acc_drop`: a rule that knows the validation split's noise), the lowest validation bias-corrected disparity
+    (`valid_disp_rms_corr`; older runs: `valid_mean_abs_disp`); else the lowest (`within_budget=False`). Returns
+    its TEST numbers. None without lambda > 0 runs or lambda 0; ValueError if validation metrics are missing."""
     t = lambda_table(study, adv_mode) if table is None else table
     if 0.0 not in t.index: return None
     cand = t[t.index > 0]
     if cand.empty: return None
-    need = ('valid_accuracy', 'valid_mean_abs_disp')
+    crit = 'valid_disp_rms_corr' if 'valid_disp_rms_corr' in t and t['valid_disp_rms_corr'].notna().all() else 'valid_mean_abs_disp'
+    need = ('valid_accuracy', crit)
     bad = sorted({float(l) for c in need for l in t.index if c not in t or pd.isna(t.loc[l, c])})
     if bad:
         raise _NoValidation(f"best_lambda selects lambda on the validation split, but the runs at lambda = "
                             f"{', '.join(f'{l:g}' for l in bad)} lack {' / '.join(need)} (runs from before validation "
                             f"metrics were recorded: re-run them; lambda_table still shows their test numbers)")
     vchange = 100 * (cand['valid_accuracy'] - t.loc[0.0, 'valid_accuracy'])
-    ok = cand[vchange >= -max_acc_drop - 1e-9]
+    hi = pd.Series({l: _valid_change_hi(study, l, adv_mode, confidence) for l in cand.index})
+    hi = hi.fillna(vchange)                                        # one seed: the change itself
+    ok = cand[hi >= -max_acc_drop - 1e-9]
     within = not ok.empty
-    lam = (ok if within else cand)['valid_mean_abs_disp'].idxmin()
+    lam = (ok if within else cand)[crit].idxmin()
     r = t.loc[lam]
+    get = lambda row, c: row[c] if c in row else np.nan
     return dict(lam=float(lam), n=int(r['n']), accuracy=r['accuracy'], accuracy_change_pt=r['accuracy_change_pt'],
                 mean_abs_disp=r['mean_abs_disp'], mean_abs_disp_pct=r['mean_abs_disp_pct'],
                 ref_accuracy=t.loc[0.0, 'accuracy'], ref_mean_abs_disp=t.loc[0.0, 'mean_abs_disp'],
-                within_budget=within, max_acc_drop=max_acc_drop, selected_on='validation',
-                valid_accuracy_change_pt=float(vchange.loc[lam]), valid_mean_abs_disp=r['valid_mean_abs_disp'],
-                ref_valid_mean_abs_disp=t.loc[0.0, 'valid_mean_abs_disp'])
+                disp_rms_corr=get(r, 'disp_rms_corr'), ref_disp_rms_corr=get(t.loc[0.0], 'disp_rms_corr'),
+                within_budget=within, max_acc_drop=max_acc_drop, selected_on='validation', criterion=crit,
+                valid_accuracy_change_pt=float(vchange.loc[lam]), valid_accuracy_change_hi=float(hi.loc[lam]),
+                valid_mean_abs_disp=r['valid_mean_abs_disp'], ref_valid_mean_abs_disp=t.loc[0.0, 'valid_mean_abs_disp'])
 
 def _chosen_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', table=None) -> dict | None:
     "`best_lambda`, or None with a warning when the runs lack validation metrics (tables and figures still draw)."
@@ -246,9 +269,9 @@ def _levels(study, teachers='source') -> dict:
             METHOD_NAMES['none']: _agg(none, ('dpd', 'eod', 'accuracy'))}
 
 def dpd_eod_vs_T(study: Study) -> pd.DataFrame:
-    "The KD student's accuracy, mean |disparity|, DPD and EOD (mean and SD over seeds) per temperature T."
+    "The KD student's accuracy, mean |disparity|, DPD and EOD with their noise floors (mean and SD over seeds) per T."
     tr = temperature_runs(study)
-    cols = ('accuracy', 'mean_abs_disp', 'dpd', 'eod', 'dpd_max', 'eod_max')
+    cols = ('accuracy', 'mean_abs_disp', 'dpd', 'eod', 'dpd_max', 'eod_max', 'dpd_noise', 'eod_noise', 'disp_rms_corr')
     rows = [{'T': float(T), **_agg(g, cols)} for T, g in tr.groupby('T', sort=True)]
     return pd.DataFrame(rows, columns=['T', 'n'] + [x for c in cols for x in (c, f'{c}_std')]).set_index('T')
 

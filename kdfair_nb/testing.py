@@ -33,7 +33,9 @@ FAKE_EFFECTS = dict(
     prune_dev={'none': lambda s: 0.25 * s, 'kd': lambda s: 0.05 * s},  # per-class recall change when pruning
     noise=0.01,                                                # per-seed per-class recall jitter
     acc_noise=0.001, disp_noise=0.004,                         # per-run jitter (SD) of accuracy and mean |disparity|
-    max_epochs=20, loss_tau=2.0, overfit=0.01, patience=3)     # training curves: decay (epochs), upturn, early stop
+    max_epochs=20, loss_tau=2.0, overfit=0.01, patience=3,     # training curves: decay (epochs), upturn, early stop
+    teacher_disp_sd=0.0,                                       # spread of the teachers' disparities (per teacher seed)
+    inherit=0.0)                                               # a KD student's extra disparity per unit of its teacher's
 
 def _plant(y, a, r, d, rng, C, shortcut: float = 0.0):
     """Predictions with per-class recall `r` and signed recall disparity `d` (a=1 minus a=0), exact per cell; a
@@ -95,8 +97,11 @@ def _fake_history(acc: float, rng, E: dict, C: int) -> tuple[pd.DataFrame, dict]
 def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds=(0, 1, 2), seeds=(0, 1, 2),
                     methods=('none', 'kd', 'rkd', 'ctkd', 'kdpp'), lams=(0.0, 0.5, 1.0, 2.0), Ts=(1.0, 2.0, 4.0, 8.0),
                     sparsities=(0.45, 0.75), prune_seeds=(0, 1, 2), default_T: float = 4.0, effects: dict | None = None,
-                    data: dict | None = None, latency: bool = True, n_failed: int = 1, rng_seed: int = 0) -> Path:
-    "Write a synthetic study folder with planted effects (see `FAKE_EFFECTS`) in the layout `load_study` reads."
+                    data: dict | None = None, latency: bool = True, n_failed: int = 1, rng_seed: int = 0,
+                    teacher_per_seed: bool = False) -> Path:
+    """Write a synthetic study folder with planted effects (see `FAKE_EFFECTS`) in the layout `load_study` reads.
+    `teacher_per_seed`: student seed s distils from teacher seed s (else `teacher_seeds[s % n]`), as the study's
+    presets do; otherwise every student distils from the first teacher."""
     from kdfair_nb.sweep import collect_results, record_failure
     E = {**FAKE_EFFECTS, **(effects or {})}
     path = Path(path)
@@ -151,10 +156,11 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
     tparams = dict(dataset=data_json['dataset'], n_train=0, n_valid=0, n_test=N, size=32, skew=0.8,
                    balanced_test=False, imbalance=0.0, data_seed=0, pair='default', arch='', epochs=1, lr=0.003,
                    bs=128, seed=0, threads=1, cache_dir='', data_root='', weights='')
-    tinfo = {}
+    tinfo, tdisp = {}, {}
     for ts in teacher_seeds:
         srng, xrng = np.random.default_rng([rng_seed, 1, ts]), np.random.default_rng([rng_seed, 11, ts])
-        pred, vpred = model(E['teacher_acc'], E['teacher_disp'], srng, xrng)
+        tdisp[ts] = max(0.005, E['teacher_disp'] + E['teacher_disp_sd'] * np.random.default_rng([rng_seed, 3, ts]).normal())
+        pred, vpred = model(E['teacher_acc'], tdisp[ts], srng, xrng)
         df = _pred_frame(y, a, pred, srng, C)
         emb = Z + 0.3 * srng.normal(size=Z.shape)
         ex, hist = extra(vpred, E['teacher_acc'], xrng)
@@ -163,12 +169,17 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
         if latency: m.update(latency_ms_b1=2.0, latency_ms_b64=30.0)
         rid = _write_run(tdir, 'train_teacher', {**tparams, 'seed': ts}, m, df, emb, data_json, hist)
         tinfo[ts] = (rid, df, emb, np.asarray(per_class_accuracy(df, n_classes=C))[0])
-    t_rid, t_df, t_emb, t_rec = tinfo[teacher_seeds[0]]
-    sbase = dict(teacher_dir=str(tdir / t_rid), method='kd', T=default_T, alpha=0.9, lam=0.0, adv_mode='grl',
+    ts_list = list(teacher_seeds)
+    teacher_of = lambda s: (s if s in ts_list else ts_list[s % len(ts_list)]) if teacher_per_seed else ts_list[0]
+    sbase = dict(method='kd', T=default_T, alpha=0.9, lam=0.0, adv_mode='grl',
                  adv_inputs='logits', sparsity=0.0, prune_kind='unstructured', student='', epochs=1, lr=0.003,
                  bs=128, seed=0, threads=1)
 
     def student(p, acc, disp, shift=None, pruned=0.0, dev=0.0, valid=None):
+        t = teacher_of(p['seed'])
+        t_rid, t_df, t_emb, _ = tinfo[t]
+        p = {'teacher_dir': str(tdir / t_rid), **p}
+        if p['method'] != 'none' and not pruned: disp = max(0.005, disp + E['inherit'] * (tdisp[t] - E['teacher_disp']))
         key = zlib.crc32(json.dumps({k: v for k, v in p.items() if k != 'teacher_dir'}, sort_keys=True).encode())
         srng, xrng = np.random.default_rng([rng_seed, 2, key]), np.random.default_rng([rng_seed, 12, key])
         pred, vpred = model(acc, disp, srng, xrng, shift, valid)
@@ -213,10 +224,10 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
         for sp in sparsities:
             for m in ('none', 'kd'):
                 dev = E['prune_dev'][m](sp)
-                add({**sbase, 'method': m, 'sparsity': float(sp), 'seed': s}, t_rec, E['teacher_disp'],
+                add({**sbase, 'method': m, 'sparsity': float(sp), 'seed': s}, tinfo[teacher_of(s)][3], E['teacher_disp'],
                     shift=-np.abs(dev) * 0.5 + dev * dev_pattern * 0.5, pruned=sp, dev=dev)
     for i in range(n_failed):
-        p = {**sbase, 'method': 'kd', 'lam': 99.0 + i}
+        p = {**sbase, 'teacher_dir': str(tdir / tinfo[ts_list[0]][0]), 'method': 'kd', 'lam': 99.0 + i}
         from kdfair_nb.sweep import run_id
         record_failure(sdir, run_id('distill', p), p, {'type': 'RuntimeError', 'message': 'planted failure'})
     collect_results(tdir); collect_results(sdir)

@@ -33,7 +33,7 @@ def _smoke_study(name, tmp_path, capsys, *extra):
     teachers, students = (pd.read_csv(study / s / 'results.csv') for s in ('teachers', 'students'))
     assert len(teachers) == 1 and len(students) == n_students and (students.status == 'ok').all()
     assert (teachers.data_root == str(data.resolve())).all() and (teachers.epochs == 1).all()
-    timing = json.loads((study / 'timing.json').read_text())
+    timing = json.loads((study / 'timing' / f'{name}-smoke.json').read_text())
     assert timing['preset'] == f'{name}-smoke' and timing['runs'] == 1 + n_students and timing['failed'] == 0
     return study, teachers, students
 

@@ -15,7 +15,7 @@ STUDY_NBS = Path(__file__).resolve().parent.parent / 'nbs' / 'study'
 @pytest.fixture(scope='module')
 def fake_study(tmp_path_factory):
     d = tmp_path_factory.mktemp('fake_study')
-    make_fake_study(d)
+    make_fake_study(d, teacher_per_seed=True)  # each student seed distils from its own teacher, as the presets do
     return d
 
 
@@ -44,3 +44,21 @@ def test_study_command_rejects_unknown_preset(capsys):
     with pytest.raises(SystemExit):
         main(['study', '--preset', 'enormous'])
     assert 'invalid choice' in capsys.readouterr().err
+
+
+def test_nested_presets_train_only_what_the_smaller_lacks(tmp_path):
+    """`full` after `quick` (here their tiny twins, sharing one study folder): the larger preset trains only the runs
+    the smaller lacks, and each reads only its own runs (its plan)."""
+    from kdfair_nb.study import get_preset, run_study
+    from kdfair_nb.results import load_study
+    small = {**get_preset('tiny'), 'name': 'tiny-quick', 'runs': 'tiny-bench'}
+    big = {**get_preset('tiny'), 'name': 'tiny-full', 'runs': 'tiny-bench',
+           'blocks': {'methods': {'method': ['none', 'kd'], 'seed': [0, 1]}}}   # seed 1 distils from teacher 1
+    d = tmp_path / 'runs' / 'tiny-bench'
+    a = run_study(small, d, narrative=False, progress=False)
+    assert (a['runs'], a['skipped'], a['failed']) == (4, 0, 0)
+    b = run_study(big, d, narrative=False, progress=False)
+    assert (b['runs'], b['skipped'], b['failed']) == (6, 4, 0)      # 2 teachers + 2 students of the small study: skipped
+    s, f = load_study(d, preset='tiny-quick'), load_study(d, preset='tiny-full')
+    assert len(s.students) == 2 and len(f.students) == 4 and set(s.students.run_id) < set(f.students.run_id)
+    assert sorted(f.students.drop_duplicates('seed').set_index('seed').teacher_id.map(f.teachers.set_index('run_id').seed)) == [0, 1]

@@ -79,7 +79,7 @@ def test_study_and_sweep_outside_a_checkout(installed):
     _run([venv_bin(py) / 'kdfair', 'study', '--preset', 'tiny', '--study-dir', 'mystudy'], work, env)
     study = work / 'mystudy'
     assert (study / 'students' / 'results.parquet').is_file()
-    info = json.loads((study / 'timing.json').read_text())  # the time of each stage, for the README
+    info = json.loads((study / 'timing' / 'tiny.json').read_text())  # the time of each stage, for the README
     assert (info['preset'], info['runs'], info['failed'], info['skipped']) == ('tiny', 4, 0, 0)
     assert set(info['seconds']) == {'teachers', 'students', 'narrative', 'total'} and min(info['seconds'].values()) > 0
     for page in ('study', 'explorer'):
@@ -90,10 +90,10 @@ def test_study_and_sweep_outside_a_checkout(installed):
         injected = next(''.join(c['source']) for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', []))
         assert 'study_dir = ".."' in injected  # relative: the report folder moves with its study
     assert (study / 'report' / 'findings.csv').is_file() and (study / 'report' / 'overview.png').is_file()
-    # run again: every run finished, nothing is retrained, and timing.json keeps the times of the call that trained
-    saved = (study / 'timing.json').read_text()
+    # run again: every run finished, nothing is retrained, and timing/tiny.json keeps the times of the call that trained
+    saved = (study / 'timing' / 'tiny.json').read_text()
     r = _run([venv_bin(py) / 'kdfair', 'study', '--preset', 'tiny', '--study-dir', 'mystudy', '--no-narrative'], work, env)
-    assert '4 finished earlier and skipped' in r.stdout and (study / 'timing.json').read_text() == saved
+    assert '4 finished earlier and skipped' in r.stdout and (study / 'timing' / 'tiny.json').read_text() == saved
     # a one-point sweep of the installed teacher notebook, named as under nbs/
     (work / 'sweep.yaml').write_text(textwrap.dedent("""\
         notebook: experiments/train_teacher.ipynb
