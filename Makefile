@@ -10,7 +10,7 @@ STAMP    := $(VENV)/.kdfair-installed
 STUDY    ?= quick
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install study test docs readme export clean-nbs bench chromium
+.PHONY: install study test docs readme export clean-nbs bench chromium fashion-data
 
 install: $(STAMP)
 
@@ -41,6 +41,17 @@ chromium:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	  echo "chromium not installed: the site screenshot test will be skipped"
+
+## Debian's Fashion-MNIST, the default copy of the `fashion` data set (installed when missing and we are root with apt-get)
+FASHION_DIR   := /usr/share/datasets/fashion-mnist
+FASHION_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
+fashion-data:
+	@have() { for f in $(FASHION_FILES); do test -f $(FASHION_DIR)/$$f || return 1; done; }; \
+	  have || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) ; } ; \
+	  if have; then echo "Fashion-MNIST: $(FASHION_DIR)"; else \
+	    echo "Fashion-MNIST not installed: run 'apt-get install dataset-fashion-mnist' as root (Debian, Ubuntu), or give"; \
+	    echo "--data-root PATH (data_root), a folder holding $(FASHION_FILES)"; fi
 
 ## Offline site: nbdev-proc-nbs + smalldocs (nbdev-docs where Quarto is installed)
 docs: $(STAMP)

@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/data.html.md"""
 
 # %% ../nbs/00_data.ipynb #6d46f5c5
 from __future__ import annotations
-import codecs, hashlib, json, math, multiprocessing, os, pickle, random, warnings
+import codecs, gzip, hashlib, json, math, multiprocessing, os, pickle, random, struct, warnings, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +20,15 @@ from .core import Registry, compute_once
 
 # %% auto #0
 __all__ = ['SHAPES', 'TEXTURES', 'COLORS', 'FEATURES', 'WARM_COLORS', 'IMAGENET_STATS', 'WIDER_CLUSTERS', 'WIDER_ATTRIBUTES',
-           'CELEBA_SPLITS', 'DATASETS', 'shape_polygons', 'shape_masks', 'texture_pattern', 'render_trifeature',
+           'CELEBA_SPLITS', 'IDX_DTYPES', 'FASHION_FILES', 'FASHION_MNIST_DIRS', 'FASHION_CLASSES', 'FASHION_WARM',
+           'FASHION_COOL', 'DATASETS', 'shape_polygons', 'shape_masks', 'texture_pattern', 'render_trifeature',
            'FairDataset', 'TensorFairDataset', 'normalize', 'class_skews', 'heldout_combinations', 'BiasedTrifeature',
            'make_biased_trifeature', 'subsample_classes', 'TensorDL', 'random_flip_shift', 'auto_num_workers',
            'place_dataloaders', 'fair_dataloaders', 'attribute_only_accuracy', 'read_image', 'FairImageDataset',
            'wider_image_gender', 'load_wider_attribute', 'write_wider_fixture', 'read_celeba_attributes', 'load_celeba',
-           'write_celeba_fixture', 'UnsafePickleError', 'load_cifar100', 'write_cifar100_fixture', 'load_splits']
+           'write_celeba_fixture', 'UnsafePickleError', 'load_cifar100', 'write_cifar100_fixture', 'write_idx',
+           'read_idx', 'find_fashion_root', 'fashion_files', 'read_fashion_mnist', 'write_fashion_fixture',
+           'tint_images', 'ColouredFashion', 'make_coloured_fashion', 'load_splits']
 
 # %% ../nbs/00_data.ipynb #29b269cb
 SHAPES = ['triangle', 'square', 'plus', 'circle', 'tee', 'rhombus', 'pentagon', 'star', 'fivesquare', 'trapezoid']
@@ -341,10 +344,10 @@ def _save_trifeature(d: BiasedTrifeature, path):
     torch.save({'format': _TRIFEATURE_CACHE_FORMAT, 'config': d.config, 'skews': own(d.skews),
                 'skews_sha1': _tensor_digest([d.skews]), 'splits': splits}, path)
 
-def _load_trifeature(path, config: dict) -> BiasedTrifeature:
-    "Read a file of `_save_trifeature` made for `config`; raise naming the file when anything about it is wrong."
+def _load_trifeature(path, config: dict, cls=BiasedTrifeature, what: str = 'Trifeature'):
+    "Read a file of `_save_trifeature` made for `config` as a `cls`; raise naming the file when anything about it is wrong."
     path = Path(path)
-    def bad(why): return ValueError(f"{path}: {why}. This Trifeature cache file is unusable; "
+    def bad(why): return ValueError(f"{path}: {why}. This {what} cache file is unusable; "
                                     f"delete it and the next run regenerates it")
     try: d = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
@@ -367,7 +370,7 @@ def _load_trifeature(path, config: dict) -> BiasedTrifeature:
             splits[name] = TensorFairDataset(s['x'], s['y'], s['a'], s['classes'], s['groups'], stats, dict(s['meta']))
     except Exception as e:  # a missing key, a wrong type, a shape or length that does not fit
         raise bad(f"malformed content ({type(e).__name__}: {e})") from None
-    return BiasedTrifeature(**splits, skews=d['skews'], config=config)
+    return cls(**splits, skews=d['skews'], config=config)
 
 # %% ../nbs/00_data.ipynb #66b51c20
 def subsample_classes(ds: TensorFairDataset, keep: dict, seed: int = 0) -> TensorFairDataset:
@@ -761,6 +764,183 @@ def write_cifar100_fixture(root, n: int = 20, seed: int = 0) -> Path:
                      b'coarse_label_names': [f'super_{i}'.encode() for i in range(20)]}, fh, protocol=2)
     return root.parent
 
+# %% ../nbs/00_data.ipynb #2abb7ff2
+IDX_DTYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
+              0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}  # IDX type code -> dtype of the values in the file
+
+def write_idx(path, array) -> Path:
+    "Write `array` as an IDX file `path`, gzip-compressed when its name ends in `.gz` (for fixtures and tests)."
+    a, path = np.asarray(array), Path(path)
+    code = next((k for k, t in IDX_DTYPES.items() if (t.kind, t.itemsize) == (a.dtype.kind, a.dtype.itemsize)), None)
+    if code is None: raise ValueError(f"IDX has no type code for {a.dtype}; use one of {', '.join(t.name for t in IDX_DTYPES.values())}")
+    if not 1 <= a.ndim <= 255: raise ValueError(f"an IDX file holds 1 to 255 dimensions, not {a.ndim}")
+    data = bytes([0, 0, code, a.ndim]) + struct.pack(f'>{a.ndim}I', *a.shape) + a.astype(IDX_DTYPES[code]).tobytes()
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == '.gz' else data)
+    return path
+
+# %% ../nbs/00_data.ipynb #c8760f91
+def read_idx(path) -> np.ndarray:
+    "The array in the IDX file `path` (gzip-compressed or plain), in native byte order, checked against its header."
+    path = _need_file(path, 'IDX')
+    raw = path.read_bytes()
+    if raw[:2] == b'\x1f\x8b':
+        try: raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ValueError(f"{path}: truncated or corrupt gzip data ({type(e).__name__}: {e})") from None
+    if len(raw) < 4: raise ValueError(f"{path}: truncated: {len(raw)} bytes, less than the 4-byte IDX magic number")
+    if raw[:2] != b'\0\0' or raw[2] not in IDX_DTYPES or raw[3] == 0:
+        raise ValueError(f"{path}: bad magic number {raw[:4].hex(' ')}: not an IDX file (expected 00 00, a type code "
+                         f"among {' '.join(f'{k:02x}' for k in IDX_DTYPES)} and a number of dimensions from 1)")
+    ndim, dt = raw[3], IDX_DTYPES[raw[2]]
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise ValueError(f"{path}: truncated header: {ndim} dimensions need {head} bytes, the file has {len(raw)}")
+    dims = struct.unpack(f'>{ndim}I', raw[4:head])
+    n = math.prod(dims); want = n * dt.itemsize; have = len(raw) - head
+    if have < want: raise ValueError(f"{path}: truncated: dimensions {dims} of {dt.name} need {want} bytes of data, "
+                                     f"the file has {have}")
+    if have > want: raise ValueError(f"{path}: {have - want} trailing byte(s) after the {want} bytes of data of "
+                                     f"dimensions {dims}: damaged, or not the file its header describes")
+    return np.frombuffer(raw, dt, count=n, offset=head).reshape(dims).astype(dt.newbyteorder('='))
+
+# %% ../nbs/00_data.ipynb #7219af0d
+FASHION_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+                 'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
+FASHION_MNIST_DIRS = ('/usr/share/datasets/fashion-mnist',)  # where Debian's dataset-fashion-mnist installs them
+FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+                   'Ankle boot']
+_FASHION_NAMES = [n for pair in FASHION_FILES.values() for n in pair]
+
+def _idx_file(root, name) -> Path | None:
+    "`root/name.gz`, else the uncompressed `root/name`; None when neither exists."
+    return next((p for p in (Path(root) / f'{name}.gz', Path(root) / name) if p.is_file()), None)
+
+def find_fashion_root(data_root=None, defaults=FASHION_MNIST_DIRS) -> Path | None:
+    "The folder of Fashion-MNIST: `data_root` when given, else the first of `defaults` holding the four files, else None."
+    if data_root: return Path(data_root).expanduser()
+    return next((Path(d) for d in defaults if all(_idx_file(d, n) for n in _FASHION_NAMES)), None)
+
+def fashion_files(data_root=None, defaults=FASHION_MNIST_DIRS) -> dict:
+    "The four IDX files `{name: path}` in `find_fashion_root(data_root, defaults)`; an error saying what to do if missing."
+    root, names = find_fashion_root(data_root, defaults), ', '.join(f'{n}.gz' for n in _FASHION_NAMES)
+    todo = (f"install Debian's package (`apt-get install dataset-fashion-mnist` as root, or `make fashion-data`), "
+            f"which puts them in {FASHION_MNIST_DIRS[0]}, or give data_root (--data-root PATH), a folder holding them")
+    if root is None:
+        where = ', '.join(map(str, defaults)) or 'a default folder'
+        raise FileNotFoundError(f"Fashion-MNIST not found: no data_root given and no copy in {where} (the files {names}); {todo}")
+    files = {n: _idx_file(root, n) for n in _FASHION_NAMES}
+    missing = [f'{n}.gz' for n, p in files.items() if p is None]
+    if missing: raise FileNotFoundError(f"{root}: Fashion-MNIST file(s) missing: {', '.join(missing)}; {todo}")
+    return files
+
+# %% ../nbs/00_data.ipynb #4f245695
+def read_fashion_mnist(data_root=None, split: str = 'train', defaults=FASHION_MNIST_DIRS) -> tuple:
+    "Images `(N, 28, 28)` uint8 and labels `(N,)` int64 of Fashion-MNIST's `split` ('train' or 'test'), checked."
+    if split not in FASHION_FILES: raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    files = fashion_files(data_root, defaults)
+    fx, fy = (files[n] for n in FASHION_FILES[split])
+    x, y = read_idx(fx), read_idx(fy)
+    if x.dtype != np.uint8 or x.shape[1:] != (28, 28):
+        raise ValueError(f"{fx}: expected uint8 images of 28 x 28 px (idx3-ubyte), got {x.dtype} {x.shape}")
+    if y.dtype != np.uint8 or y.ndim != 1:
+        raise ValueError(f"{fy}: expected one uint8 label per image (idx1-ubyte), got {y.dtype} {y.shape}")
+    if len(y) != len(x): raise ValueError(f"{fy}: {len(y)} labels for the {len(x)} images of {fx}")
+    if len(y) and y.max() >= len(FASHION_CLASSES):
+        raise ValueError(f"{fy}: labels must lie in [0, {len(FASHION_CLASSES)}), found {y.max()}")
+    return x, y.astype(np.int64)
+
+# %% ../nbs/00_data.ipynb #d7c685d9
+def write_fashion_fixture(root, n_train: int = 60, n_test: int = 20, seed: int = 0, gz: bool = True) -> Path:
+    "Write a tiny Fashion-MNIST copy (the four IDX files; `gz`: compressed, as published) of learnable 28 x 28 images."
+    root = Path(root); root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (('train', n_train), ('test', n_test)):
+        y = rng.permutation(np.arange(n) % 10).astype(np.uint8)  # every class equally often
+        x = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)
+        for c in range(10):  # a 10 x 4 px bar: classes 0-4 along the top half, 5-9 along the bottom half
+            k, r, col = np.flatnonzero(y == c), 3 + 12 * (c // 5), 2 + 5 * (c % 5)
+            x[k, r:r + 10, col:col + 4] = rng.integers(180, 256, (len(k), 10, 4), dtype=np.uint8)
+        for name, a in zip(FASHION_FILES[split], (x, y)): write_idx(root / (name + ('.gz' if gz else '')), a)
+    return root
+
+# %% ../nbs/00_data.ipynb #7ab0b417
+def tint_images(x, colours, size: int = 32, background: float = 0.5, chunk: int = 4096) -> torch.Tensor:
+    "Grey uint8 images `x (N, H, W)` as RGB uint8 `(N, 3, size, size)`, foreground tinted with `colours (N, 3)` in [0, 1]."
+    x, colours = torch.as_tensor(x), torch.as_tensor(colours, dtype=torch.float32)
+    if x.dtype != torch.uint8 or x.dim() != 3: raise ValueError(f"x must be uint8 (N, H, W), got {x.dtype} {tuple(x.shape)}")
+    if colours.shape != (len(x), 3): raise ValueError(f"colours must be (N, 3) = ({len(x)}, 3), got {tuple(colours.shape)}")
+    if size < 8: raise ValueError(f"size must be at least 8 px, got {size}")
+    if not 0 <= background <= 1: raise ValueError(f"background must be a grey level in [0, 1], got {background}")
+    n, h, w = x.shape
+    out = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    for s in range(0, n, chunk):
+        v = x[s:s + chunk].float().div_(255).unsqueeze(1)
+        img = v * (colours[s:s + chunk, :, None, None] - background) + background  # v * colour + (1 - v) * background
+        if size >= max(h, w):
+            t, l = (size - h) // 2, (size - w) // 2
+            img = F.pad(img, (l, size - w - l, t, size - h - t), value=background)
+        else: img = F.interpolate(img, size=(size, size), mode='bilinear', antialias=True, align_corners=False)
+        out[s:s + chunk] = img.mul_(255).round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+# %% ../nbs/00_data.ipynb #bc500ecb
+FASHION_WARM = ((1, .2, .1), (1, .6, 0), (1, .9, .1), (.9, .3, .6))  # red, orange, yellow, pink: a = 1
+FASHION_COOL = ((.1, .4, 1), (0, .8, .9), (.3, .9, .3), (.5, .3, 1))  # blue, cyan, green, violet: a = 0
+
+@dataclass
+class ColouredFashion:
+    "Train / valid / test splits of coloured Fashion-MNIST and the settings that made them."
+    train: TensorFairDataset; valid: TensorFairDataset; test: TensorFairDataset; skews: torch.Tensor; config: dict
+
+def _palette(colours, name) -> torch.Tensor:
+    p = torch.as_tensor(colours, dtype=torch.float32)
+    if p.dim() != 2 or p.shape[1] != 3 or not len(p) or (p < 0).any() or (p > 1).any():
+        raise ValueError(f"{name} must be a non-empty list of RGB colours in [0, 1], got {colours!r}")
+    return p
+
+def _tint_split(x, y, p, warm, cool, size, background, gen):
+    "Attributes a ~ Bernoulli(p[y]), a colour of the warm (a = 1) or cool palette each, and the tinted images."
+    a = (torch.rand(len(y), generator=gen) < p[y]).long()
+    k = (torch.rand(len(y), generator=gen) * torch.where(a == 1, len(warm), len(cool))).long()
+    colours = torch.where(a[:, None] == 1, warm[k.clamp(max=len(warm) - 1)], cool[k.clamp(max=len(cool) - 1)])
+    return tint_images(x, colours, size, background), a, k
+
+# %% ../nbs/00_data.ipynb #496a14f3
+def make_coloured_fashion(data_root=None, n_train: int = 10_000, n_valid: int = 5_000, n_test: int | None = None,
+                          size: int = 32, skew=0.8, warm=FASHION_WARM, cool=FASHION_COOL, background: float = 0.5,
+                          balanced_test: bool = False, seed: int = 0, cache_dir=None) -> ColouredFashion:
+    """Coloured Fashion-MNIST from the files in `data_root` (default: Debian's copy): each garment tinted warm (a = 1)
+    or cool, P(warm | class) = `class_skews(skew)`. Deterministic in `seed`; with `cache_dir`, rendered once and kept."""
+    files = fashion_files(data_root); root = next(iter(files.values())).parent
+    n_src = {s: len(read_idx(files[FASHION_FILES[s][1]])) for s in FASHION_FILES}  # from the (small) label files
+    n_test = n_src['test'] if n_test is None else n_test
+    if min(n_train, n_valid, n_test) < 0: raise ValueError("split sizes must be non-negative")
+    if n_train + n_valid > n_src['train']: raise ValueError(f"n_train + n_valid = {n_train + n_valid} exceeds the "
+                                                            f"{n_src['train']} training images in {root}")
+    if n_test > n_src['test']: raise ValueError(f"n_test = {n_test} exceeds the {n_src['test']} test images in {root}")
+    p, W, C = class_skews(skew, 10), _palette(warm, 'warm'), _palette(cool, 'cool')
+    source = hashlib.sha1(b''.join(hashlib.sha1(f.read_bytes()).digest() for f in files.values())).hexdigest()
+    config = dict(source=source, n_train=n_train, n_valid=n_valid, n_test=n_test, size=size, skew=p.tolist(),
+                  warm=W.tolist(), cool=C.tolist(), background=background, balanced_test=balanced_test, seed=seed)
+    def generate() -> ColouredFashion:
+        (xtr, ytr), (xte, yte) = (read_fashion_mnist(root, s) for s in ('train', 'test'))
+        gen = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(len(ytr), generator=gen)
+        te = torch.randperm(len(yte), generator=gen)[:n_test].sort().values if n_test < len(yte) else torch.arange(n_test)
+        splits, stats = {}, None
+        for name, x, y, i in (('train', xtr, ytr, perm[:n_train]), ('valid', xtr, ytr, perm[n_train:n_train + n_valid]),
+                              ('test', xte, yte, te)):
+            yi, ps = torch.from_numpy(y)[i], torch.full_like(p, .5) if name == 'test' and balanced_test else p
+            img, a, k = _tint_split(torch.from_numpy(x)[i], yi, ps, W, C, size, background, gen)
+            splits[name] = TensorFairDataset(img, yi, a, FASHION_CLASSES, ['cool colour', 'warm colour'], stats,
+                                             {'source': i.clone(), 'tint': k})
+            stats = stats or splits[name].stats  # every split normalised with the training statistics
+        return ColouredFashion(**splits, skews=p, config=config)
+    if cache_dir is None: return generate()
+    key = hashlib.sha1(json.dumps({**config, 'cache_format': _TRIFEATURE_CACHE_FORMAT}, sort_keys=True).encode())
+    load = lambda f: _load_trifeature(f, config, ColouredFashion, 'coloured Fashion-MNIST')
+    return compute_once(Path(cache_dir) / f'fashion_{key.hexdigest()[:12]}.pt', generate, _save_trifeature, load)[0]
+
 # %% ../nbs/00_data.ipynb #aae39b0a
 DATASETS = Registry('dataset')
 
@@ -803,6 +983,12 @@ def _cifar100_splits(data_root, data_seed, **_):
     _need_root('cifar100', data_root)
     train, valid = _holdout(load_cifar100(data_root, 'train'), 0.1, data_seed)
     return train, valid, load_cifar100(data_root, 'test')
+
+@DATASETS.register('fashion', label='coloured Fashion-MNIST', doc="Fashion-MNIST tinted warm or cool with a per-class skew; Debian's copy or data_root")
+def _fashion_splits(data_root, n_train, n_valid, n_test, size, skew, balanced_test, data_seed, cache_dir, **_):
+    d = make_coloured_fashion(data_root or None, n_train, n_valid, n_test, size=size, skew=skew,
+                              balanced_test=balanced_test, seed=data_seed, cache_dir=cache_dir)
+    return d.train, d.valid, d.test
 
 # %% ../nbs/00_data.ipynb #da325446
 def load_splits(dataset: str = 'trifeature', data_root: str = '', size: int = 32, n_train: int = 10_000,

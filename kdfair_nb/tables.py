@@ -19,10 +19,10 @@ from .stats import per_class_accuracy, similarity_bias_correlation, tc_sc_table
 from .results import METHOD_NAMES, METRICS, Study, _agg, _match, _method_order, fmt_mean_std, lambda_runs, mean_ci, methods_runs, pruning_runs, temperature_runs
 
 # %% auto #0
-__all__ = ['READER_NAMES', 'METHOD_COLORS', 'color_of', 'compact_table', 'page_table', 'lambda_table', 'best_lambda',
-           'tradeoff_plot', 'tradeoff_3d', 'model_table', 'class_disparity', 'disparity_bars', 'tc_sc_vs_T',
-           'dpd_eod_vs_T', 'dpd_eod_plot', 'rate_shifts', 'cev_sde_table', 'rate_shift_scatter', 'similarity_bias',
-           'similarity_bias_plot', 'compression_table', 'training_curves']
+__all__ = ['READER_NAMES', 'METHOD_COLORS', 'MISSING_WHY', 'color_of', 'compact_table', 'page_table', 'lambda_table',
+           'best_lambda', 'tradeoff_plot', 'tradeoff_3d', 'model_table', 'class_disparity', 'disparity_bars',
+           'tc_sc_vs_T', 'dpd_eod_vs_T', 'dpd_eod_plot', 'rate_shifts', 'cev_sde_table', 'rate_shift_scatter',
+           'similarity_bias', 'similarity_bias_plot', 'compression_table', 'training_curves']
 
 # %% ../nbs/13_tables.ipynb #7efff8c8
 READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp': 'mean |disparity|', 'dpd': 'DPD',
@@ -45,6 +45,9 @@ def color_of(label: str) -> str:
     if 'adversary' in label: return METHOD_COLORS['adversary']
     return METHOD_COLORS.get(next((k for k, v in METHOD_NAMES.items() if v == label), ''), 'tab:gray')
 
+# why a column can be empty, said in its place on a page
+MISSING_WHY = {'TC': 'needs ≥ 2 teachers', 'TC_fdr': 'needs ≥ 2 teachers', 'TC_frac': 'needs ≥ 2 teachers'}
+
 def compact_table(table: pd.DataFrame, cols=('n', 'accuracy', 'mean_abs_disp', 'dpd', 'eod'), digits: int = 3,
                   names: dict | None = None) -> pd.DataFrame:
     "The columns `cols` of `table` (those it has) as 'mean ± SD' strings, renamed for a reader (`READER_NAMES`)."
@@ -55,6 +58,8 @@ def compact_table(table: pd.DataFrame, cols=('n', 'accuracy', 'mean_abs_disp', '
         if pd.api.types.is_numeric_dtype(out[c]) and out[c].dropna().abs().ge(1000).any():
             out[c] = out[c].map(lambda v: '–' if pd.isna(v) else f'{v:,.0f}')
         elif c.startswith('n') and pd.api.types.is_numeric_dtype(out[c]): out[c] = out[c].astype('Int64')
+    for c, why in MISSING_WHY.items():   # an empty cell that has a reason says it
+        if c in out and out[c].isna().any(): out[c] = out[c].astype(object).where(out[c].notna(), why)
     return out.rename(columns={**READER_NAMES, **(names or {})})
 
 def page_table(table: pd.DataFrame, cols, csv=None, digits: int = 3, names: dict | None = None):
