@@ -60,8 +60,8 @@ def paired_effect(study: Study, a: pd.DataFrame, b: pd.DataFrame, metric: str, b
     d = scale * (val(a, pr.run_a) - val(b, pr.run_b))
     teachers = pr.teacher.nunique()
     cl = pr.teacher.to_numpy() if teachers > 1 else None
-    extra = 0.0
-    if test and metric in BOOT_METRICS and len(pr):
+    extra, tested = 0.0, test and metric in BOOT_METRICS and len(pr) > 0
+    if tested:
         D = scale * np.stack([test_resamples(study, ra, n_resamples, seed)[metric] - test_resamples(study, rb, n_resamples, seed)[metric]
                               for ra, rb in zip(pr.run_a, pr.run_b)])                  # (pairs, resamples)
         keys = cl if cl is not None else np.arange(len(pr))
@@ -71,7 +71,7 @@ def paired_effect(study: Study, a: pd.DataFrame, b: pd.DataFrame, metric: str, b
         extra = max(0.0, float(np.nanvar(m.mean(0), ddof=1) - np.nanvar(m, 1, ddof=1).sum() / len(m) ** 2))
     e = clustered_effect_ci(d, cl, extra, confidence)
     src = (f"teachers and seeds ({teachers} teachers)" if teachers > 1 else "seeds (one teacher: not the teacher's variance)")
-    e['covers'] = src + (f", test sample ({e['test_share']:.0%})" if extra > 0 and np.isfinite(e['test_share']) else '')
+    e['covers'] = src + (f", test sample ({e['test_share']:.0%})" if tested and np.isfinite(e['test_share']) else '')
     return e
 
 # %% ../nbs/14_findings.ipynb #a1c0de02

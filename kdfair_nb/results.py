@@ -26,7 +26,7 @@ STUDENT_DEFAULTS = dict(method='kd', T=4.0, alpha=0.9, lam=0.0, adv_mode='grl', 
 _NUMERIC = ('T', 'alpha', 'lam', 'sparsity', 'seed', 'data_seed', 'epochs', 'bs', 'lr')
 METHOD_NAMES = {'none': 'student (no KD)', 'kd': 'KD', 'rkd': 'RKD', 'ctkd': 'CTKD', 'kdpp': 'KD++'}
 METRICS = ('accuracy', 'macro_precision', 'macro_recall', 'macro_f1', 'mean_abs_disp', 'mean_abs_disp_nonzero',
-           'dpd', 'eod', 'agreement', 'cka', 'mean_abs_disp_noise', 'disp_rms_corr', 'disp_rms_noise',
+           'dpd', 'eod', 'agreement', 'cka', 'mean_abs_disp_noise', 'disp_rms', 'disp_rms_corr', 'disp_rms_noise',
            'mean_worst_group_recall', 'worst_group_recall', 'dpd_noise', 'eod_noise', 'min_cell')
 
 def _read_results(d: Path, collect: bool) -> pd.DataFrame:

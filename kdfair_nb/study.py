@@ -518,8 +518,9 @@ def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, ti
     teachers = teachers[teachers.run_id.isin([Path(d).name for d in teacher_dirs(p, study_dir, root).values()])]
     _check_teachers(teachers, {teacher_of(p, s) for b in p['blocks'].values() for s in b.get('seed', [0])})
     t0 = time.perf_counter()
-    students = run_sweep(student_config(p, study_dir, None, root), executor=executor, workers=workers,
-                         scheduler=scheduler, progress=progress, resources=resources)
+    cfg = student_config(p, study_dir, None, root)
+    students = run_sweep(cfg, executor=executor, workers=workers, scheduler=scheduler, progress=progress, resources=resources)
+    students = students[students.run_id.isin([r for r, _ in plan_sweep(cfg).runs])]  # a shared folder: this preset's runs
     timing['students'] = time.perf_counter() - t0
     return [teachers, students]
 

@@ -31,7 +31,7 @@ READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp'
                 'valid_mean_abs_disp': 'valid. mean |disp.|', 'cev': 'CEV', 'sde': 'SDE', 'cka': 'CKA',
                 'TC_fdr': 'TC (FDR)', 'SC_fdr': 'SC (FDR)', 'n_kd': 'n (KD)', 'nonzero_params': 'non-zero params',
                 'params': 'params', 'flops': 'FLOPs', 'arch': 'model', 'mean_abs_disp_noise': 'noise floor',
-                'disp_rms_corr': 'RMS disp. (corrected)', 'mean_worst_group_recall': 'worst-group recall',
+                'disp_rms_corr': 'RMS disp. (corrected)', 'disp_rms': 'RMS disp. (raw)', 'mean_worst_group_recall': 'worst-group recall',
                 'valid_disp_rms_corr': 'valid. RMS disp. (corr.)', 'min_cell': 'smallest cell',
                 'dpd_noise': 'DPD noise floor', 'eod_noise': 'EOD noise floor'}
 
