@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 
 ## The main job: the quick embedded study, ending with the report site in _site/
 study: $(STAMP)
+	@[ "$(STUDY)" != fashion ] || $(MAKE) -s fashion-data
 	$(BIN)/kdfair study --preset $(STUDY)
 	$(MAKE) docs
 	$(MAKE) readme

@@ -177,6 +177,9 @@ class Study:
         if cfg.get('dataset') == 'trifeature':
             from kdfair_nb.data import FEATURES
             return list(FEATURES[cfg.get('label', 'shape')])
+        if cfg.get('dataset') == 'fashion':
+            from kdfair_nb.data import FASHION_CLASSES
+            return list(FASHION_CLASSES)
         return None
 
 def _infer_T(st: pd.DataFrame) -> float:

@@ -14,8 +14,8 @@ from .core import atomic_write, find_checkout, notebooks_dir, write_json
 from .sweep import KERNEL_ARGS, SweepConfigError, _resume_hint, parse_resources, plan_sweep, run_sweep, sweep_main
 
 # %% auto #0
-__all__ = ['QUICK', 'FULL', 'TINY', 'CIFAR100', 'CELEBA', 'CIFAR100_PRUNING', 'CIFAR100_PRUNING_IMBALANCED', 'WIDER', 'PRESETS',
-           'DATA_LAYOUTS', 'get_preset', 'describe_registries', 'describe_presets', 'data_layout_problems',
+__all__ = ['QUICK', 'FULL', 'FASHION', 'TINY', 'CIFAR100', 'CELEBA', 'CIFAR100_PRUNING', 'CIFAR100_PRUNING_IMBALANCED', 'WIDER',
+           'PRESETS', 'DATA_LAYOUTS', 'get_preset', 'describe_registries', 'describe_presets', 'data_layout_problems',
            'check_data', 'smoke', 'configure', 'override', 'teacher_config', 'teacher_of', 'teacher_dirs',
            'student_config', 'experiment_rules', 'check_study', 'default_study_dir', 'write_plan', 'pages_dir',
            'run_narrative', 'render_html', 'run_study', 'main']
@@ -75,6 +75,24 @@ FULL = {
     'workers': 2,
     'pages': 'nbs/study/full',  # a second study page in the site
     'time': 'about 2 h (estimated)',
+}
+
+# The second benchmark, real images (issue 25): coloured Fashion-MNIST (`kdfair_nb.data.make_coloured_fashion`), the
+# foreground tinted warm or cool with P(warm | class) = class_skews(0.8), read from Debian's dataset-fashion-mnist
+# (installed by `make study STUDY=fashion` where it can be) or --data-root. Built like quick: four teachers, one per
+# student seed, the same blocks and rules. The budgets (20 teacher, 40 student epochs) are a choice from the pilot
+# (15 and 25 epochs fitted the training set: shared/pilots/fashion.md); the convergence check verifies them.
+FASHION = {
+    'name': 'fashion',
+    'data': dict(dataset='fashion', data_root='', n_train=10000, n_valid=5000, n_test=10000, size=32, skew=0.8,
+                 data_seed=0),
+    'teacher': dict(pair='trifeature', epochs=20, patience=0, lr=0.003, bs=128, threads=1),
+    'teacher_seeds': _SEEDS4,
+    'student': dict(epochs=40, patience=0, lr=0.003, bs=128, T=4.0, alpha=0.9, threads=1),
+    'blocks': {k: v for k, v in QUICK['blocks'].items()},
+    'workers': 2,
+    'pages': 'nbs/study/fashion',
+    'time': 'about 1 h (estimated; not yet run)',
 }
 
 # a smoke test of the whole pipeline in about a minute (tests, and a first look after `pip install`): no result
@@ -199,7 +217,7 @@ WIDER = {  # seed 002, KD methods and the adversary on WIDER Attribute (REFERENC
     'resources': {'GPU': 1},
 }
 
-PRESETS = {'quick': QUICK, 'full': FULL, 'tiny': TINY, 'cifar100': CIFAR100, 'celeba': CELEBA,
+PRESETS = {'quick': QUICK, 'full': FULL, 'fashion': FASHION, 'tiny': TINY, 'cifar100': CIFAR100, 'celeba': CELEBA,
            'cifar100-pruning': CIFAR100_PRUNING, 'cifar100-pruning-imbalanced': CIFAR100_PRUNING_IMBALANCED, 'wider': WIDER}
 
 def get_preset(preset) -> dict:
@@ -229,6 +247,8 @@ def describe_presets(presets: dict | None = None) -> str:
         n_students = sum(math.prod(len(v) for v in b.values()) for b in p['blocks'].values())
         data = (f"{d['dataset']} ({d.get('label', 'shape')}, {d['n_train']:,} training images, {d.get('size', 32)} px)"
                 if d['dataset'] == 'trifeature' else
+                f"{d['dataset']} ({d['n_train']:,} training images, {d.get('size', 32)} px; Debian's copy or --data-root)"
+                if d['dataset'] == 'fashion' else
                 f"{d['dataset']} (a local copy: --data-root{', imbalanced' if d.get('imbalanced') else ''}, {d.get('size', 32)} px)")
         time_ = f"{p['time']} on 2 cores" if p.get('time') else 'time not measured (one GPU per run)'
         lines.append(f"  {name:<{w}} {data}, pair {t.get('pair', t.get('arch', '?'))}, "
@@ -236,12 +256,18 @@ def describe_presets(presets: dict | None = None) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/09_study.ipynb #bd0314aa
+from .data import FASHION_FILES, FASHION_MNIST_DIRS, fashion_files
+
 # what each data set's loader reads under data_root (kdfair_nb.data's loaders), and how its layout is described
 DATA_LAYOUTS = {
     'cifar100': (['train', 'test', 'meta'], "CIFAR-100's python version (cifar-100-python.tar.gz, unpacked): "
                  "PATH/cifar-100-python/ holding the pickles train, test and meta"),
     'celeba': (['list_attr_celeba.txt', 'list_eval_partition.txt', 'img_align_celeba'], "CelebA's aligned images and "
                "annotations: PATH/img_align_celeba/000001.jpg ..., PATH/list_attr_celeba.txt, PATH/list_eval_partition.txt"),
+    'fashion': ([f + '.gz' for pair in FASHION_FILES.values() for f in pair], "Fashion-MNIST's four IDX files "
+                "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+                "t10k-labels-idx1-ubyte.gz, or the same unpacked) in PATH; default: Debian's dataset-fashion-mnist "
+                f"({FASHION_MNIST_DIRS[0]})"),
     'wider': (['wider_attribute_trainval.json', 'wider_attribute_test.json', 'Image'], "WIDER Attribute: "
               "PATH/wider_attribute_trainval.json, PATH/wider_attribute_test.json and the images under "
               "PATH/Image/{train,val,test}/<id>--<Scene>/*.jpg"),
@@ -252,6 +278,9 @@ def data_layout_problems(dataset: str, root) -> list:
     if dataset not in DATA_LAYOUTS: return []
     root = Path(root).expanduser()
     if not root.is_dir(): return [str(root)]
+    if dataset == 'fashion':  # gzipped or unpacked
+        try: fashion_files(root, defaults=()); return []
+        except FileNotFoundError: return [str(root / f) for f in DATA_LAYOUTS['fashion'][0] if not (root / f).exists()]
     if dataset == 'cifar100' and (root / 'cifar-100-python').is_dir(): root = root / 'cifar-100-python'
     return [str(root / f) for f in DATA_LAYOUTS[dataset][0] if not (root / f).exists()]
 
@@ -262,6 +291,9 @@ def check_data(preset) -> None:
     d = p['data']
     if d['dataset'] not in DATA_LAYOUTS: return
     layout = DATA_LAYOUTS[d['dataset']][1]
+    if d['dataset'] == 'fashion' and not d.get('data_root'):  # Debian's copy, when installed
+        try: fashion_files(None); return
+        except FileNotFoundError as e: raise SweepConfigError(f"preset {p['name']!r}: {e}") from None
     if not d.get('data_root'):
         raise SweepConfigError(f"preset {p['name']!r} reads {d['dataset']} from a local copy: give --data-root PATH "
                                f"(data_root), the folder that holds {layout}")
@@ -371,6 +403,9 @@ def _range(lo=None, hi=None, lo_open=False, hi_open=False):
 
 def _data_root(v, p):
     if p.get('dataset', 'trifeature') == 'trifeature': return None
+    if p['dataset'] == 'fashion':  # '' = Debian's copy
+        try: fashion_files(v or None); return None
+        except FileNotFoundError as e: return str(e)
     if not v: return f"data set {p['dataset']!r} is read from a local copy: give data_root, the folder that holds it"
     return None if Path(v).expanduser().is_dir() else f"no such folder (the local copy of {p['dataset']!r})"
 

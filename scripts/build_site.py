@@ -55,6 +55,10 @@ def main(strict: bool = False) -> Path:
     with lock_for(root / '_docs'):
         return _build(strict)
 
+# smalldocs' warnings about settings that only Quarto (nbdev-docs) reads: kept in _quarto.yml/the notebooks for it
+QUARTO_ONLY = ('output-file is not read by smalldocs', 'unknown key format-links', 'format commonmark is not built',
+               'format.html.keep-md is ignored')
+
 def _build(strict: bool) -> Path:
     if shutil.which('quarto'):
         subprocess.run([str(bin_ / 'nbdev-docs')], check=True, cwd=root)
@@ -66,7 +70,9 @@ def _build(strict: bool) -> Path:
     for extra in ('images',):  # figures referenced by pages
         if (root / 'nbs' / extra).is_dir(): shutil.copytree(root / 'nbs' / extra, proc / extra, dirs_exist_ok=True)
     cmd = [str(bin_ / 'smalldocs'), 'render', str(proc)] + (['--strict'] if strict else [])
-    r = subprocess.run(cmd, cwd=root)
+    r = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    for line in (r.stdout + r.stderr).splitlines():  # the Quarto settings nbdev-docs needs are no news offline
+        if not any(q in line for q in QUARTO_ONLY): print(line, file=sys.stderr)
     if r.returncode: sys.exit(f"smalldocs render failed ({r.returncode})")
     out, new = root / '_docs', root / f'._docs.new-{secrets.token_hex(4)}'
     shutil.copytree(proc / '_docs', new)
