@@ -468,6 +468,8 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
         e, counts, C = sc
         ctx = (f"#SC, classes whose accuracy differs between the non-distilled and the KD student (Welch p ≤ {alpha:g}), "
                + ', '.join(f"T = {T:g}: {n}" for T, n in counts.items()) + f" of {C} classes over {e['n']} seeds; {pct}")
+        nt = temperature_runs(study).teacher_id.nunique()
+        e['covers'] = (f"seeds and their teachers ({nt}), resampled together" if nt > 1 else "seeds (one teacher)") + "; not the test sample"
         out.append(_finding(title, ctx, [dict(label='Spearman ρ(T, #SC)', e=e, how=f"bootstrap over {e['n']} seeds",
                                               direction=1, digits=2)], _gate(ck, 'sc_vs_T', study, adv_mode), rows))
     # 4. seed 000: higher T improves DPD and EOD
@@ -507,8 +509,9 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
         ctx = (f"pruned runs' CKA to the teacher against their own CEV and SDE; CKA is a similarity, so seed 001's "
                f"finding (less similar, more biased) is r < 0; {pct}")
         out.append(_finding(title, ctx, [
-            dict(label=f"Pearson r(CKA, {b.upper()})", e=dict(effect=c['r'], lo=c['lo'], hi=c['hi'], n=c['n'],
-                                                                 method=c['method']),
+            dict(label=f"Pearson r(CKA, {b.upper()})", e=dict(effect=c['r'], lo=c['lo'], hi=c['hi'], n=c['n'], method=c['method'],
+                                                                 covers=f"{c['n']} pruned runs of {pr.teacher_id.nunique()} teacher(s), taken as "
+                                                                        f"independent (runs of one teacher are not): a narrow interval"),
                  how=f"{c['n']} pruned runs", direction=-1, digits=2) for b, c in cs.items()],
             _gate(ck, 'similarity_bias', study, adv_mode), rows))
     return out, rows, ck
