@@ -31,8 +31,8 @@ READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp'
                 'valid_mean_abs_disp': 'valid. mean |disp.|', 'cev': 'CEV', 'sde': 'SDE', 'cka': 'CKA',
                 'TC_fdr': 'TC (FDR)', 'SC_fdr': 'SC (FDR)', 'n_kd': 'n (KD)', 'nonzero_params': 'non-zero params',
                 'params': 'params', 'flops': 'FLOPs', 'arch': 'model', 'mean_abs_disp_noise': 'noise floor',
-                'disp_rms_corr': 'RMS disp. (corrected)', 'disp_rms': 'RMS disp. (raw)', 'mean_worst_group_recall': 'worst-group recall',
-                'valid_disp_rms_corr': 'valid. RMS disp. (corr.)', 'min_cell': 'smallest cell',
+                'disp_rms_corr': 'RMS (corr.)', 'disp_rms': 'RMS (raw)', 'mean_worst_group_recall': 'worst group',
+                'valid_disp_rms_corr': 'valid. RMS (corr.)', 'min_cell': 'smallest cell',
                 'dpd_noise': 'DPD noise floor', 'eod_noise': 'EOD noise floor'}
 
 # one colour per kind of model in every figure of the study
