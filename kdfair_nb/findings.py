@@ -49,6 +49,12 @@ def pair_runs(a: pd.DataFrame, b: pd.DataFrame, by: str = 'seed') -> pd.DataFram
     return pd.DataFrame({'run_a': fa.loc[common, 'run_id'].to_numpy(), 'run_b': fb.loc[common, 'run_id'].to_numpy(),
                          'teacher': fa.loc[common, 'teacher_id'].to_numpy()})
 
+def _pair_diff(pr: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame, metric: str) -> np.ndarray:
+    "`metric` of each pair's run of `a` minus its run of `b` (NaN where a table lacks the metric)."
+    val = lambda df, ids: (pd.to_numeric(df.set_index('run_id').loc[ids, metric], errors='coerce').to_numpy(float)
+                           if metric in df else np.full(len(ids), np.nan))
+    return val(a, pr.run_a) - val(b, pr.run_b)
+
 # %% ../nbs/14_findings.ipynb #72ab5e3e
 def paired_effect(study: Study, a: pd.DataFrame, b: pd.DataFrame, metric: str, by: str = 'seed', scale: float = 1.0,
                   test: bool = True, confidence: float = 0.95, n_resamples: int = 200, seed: int = 0) -> dict:
@@ -56,8 +62,7 @@ def paired_effect(study: Study, a: pd.DataFrame, b: pd.DataFrame, metric: str, b
     teacher: over pairs) and, if `test` and the metric is a headline metric, the test sample's variance; the dict
     also says what the interval `covers`."""
     pr = pair_runs(a, b, by)
-    val = lambda df, ids: pd.to_numeric(df.set_index('run_id').loc[ids, metric], errors='coerce').to_numpy(float) if metric in df else np.full(len(ids), np.nan)
-    d = scale * (val(a, pr.run_a) - val(b, pr.run_b))
+    d = scale * _pair_diff(pr, a, b, metric)
     teachers = pr.teacher.nunique()
     cl = pr.teacher.to_numpy() if teachers > 1 else None
     extra, tested = 0.0, test and metric in BOOT_METRICS and len(pr) > 0
@@ -201,7 +206,7 @@ def teacher_slope(study: Study, metric: str = 'disp_rms_corr', confidence: float
     kd, nokd, te = _kd_runs(study), _nokd_runs(study), study.teacher_runs('source')
     pr = pair_runs(kd, nokd)
     if metric not in kd or pr.teacher.nunique() < 3: return None
-    pr['effect'] = (kd.set_index('run_id').loc[pr.run_a, metric].to_numpy(float) - nokd.set_index('run_id').loc[pr.run_b, metric].to_numpy(float))
+    pr['effect'] = _pair_diff(pr, kd, nokd, metric)
     pts = pr.groupby('teacher')['effect'].agg(['mean', 'size']).rename(columns={'mean': 'effect', 'size': 'pairs'})
     pts['teacher_value'] = te.set_index('run_id').loc[pts.index, metric].astype(float)
     x, y, k = pts.teacher_value.to_numpy(), pts.effect.to_numpy(), len(pts)
@@ -335,6 +340,11 @@ def _cev_sde_np(fpr, fnr, fpr_t, fnr_t) -> tuple[np.ndarray, np.ndarray]:
         sde = np.abs(dfpr - dfnr).sum(-1) / nk / np.sqrt(2)
     return np.where(nk > 0, cev, np.nan), np.where(nk > 0, sde, np.nan)
 
+def _run_rates(study: Study, run_ids, C: int) -> np.ndarray:
+    "One-vs-rest (FPR, FNR) of each run, `(runs, 2, C)`."
+    return np.stack([np.stack(ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C))
+                     for p in map(study.predictions, run_ids)])
+
 def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: int) -> list:
     """Per sparsity with CE-only and KD runs: KD − CE-only CEV and SDE. With several teachers: per teacher from its
     runs' mean rates, then a t interval over teachers; with one: bootstrapped over the seeds both have."""
@@ -350,8 +360,7 @@ def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: in
         kd, ce = g[g.method == 'kd'], g[g.method == 'none']
         seeds = sorted(set(kd.seed) & set(ce.seed))
         if not seeds: continue
-        rates = lambda rows: np.stack([np.stack(ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)) for p in
-                                       (study.predictions(rows[rows.seed == s].run_id.iloc[0]) for s in seeds)])
+        rates = lambda rows: _run_rates(study, [rows[rows.seed == s].run_id.iloc[0] for s in seeds], C)
         Rk, Rc = rates(kd), rates(ce)                                   # (seeds, 2, C): FPR, FNR
         p = study.predictions(tid)
         ft, nt = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
@@ -378,8 +387,7 @@ def _disp_context(study: Study, kd, nokd, teach, pct: str) -> str:
 
 def _pruning_by_teacher(study: Study, g: pd.DataFrame, C: int, confidence: float) -> list:
     "KD − CE-only CEV and SDE of each teacher's pruned copies (its runs' mean rates), with a t interval over teachers."
-    rates = lambda rows: np.stack([np.stack(ovr_rates(study.predictions(r)['y'].to_numpy(), study.predictions(r)['pred'].to_numpy(), C))
-                                   for r in rows.run_id]).mean(0)          # (2, C): mean FPR, FNR over the runs
+    rates = lambda rows: _run_rates(study, rows.run_id, C).mean(0)          # (2, C): mean FPR, FNR over the runs
     diffs = []
     for tid, gt in g.groupby('teacher_id'):
         kd, ce = gt[gt.method == 'kd'], gt[gt.method == 'none']
