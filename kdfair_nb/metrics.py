@@ -22,7 +22,7 @@ __all__ = ['NOISE_METRICS', 'BOOT_METRICS', 'FairnessWarning', 'Preds', 'check_p
            'RateShift', 'cev_sde_from_rates', 'cev_sde', 'plot_rate_shift', 'agreement', 'linear_cka', 'svcca',
            'bootstrap_ci', 'fairness_report', 'plot_disparity', 'pareto_front', 'plot_tradeoff', 'plot_tradeoff_3d']
 
-# %% ../nbs/04_metrics.ipynb #5352d237
+# %% ../nbs/04_metrics.ipynb #215a307c
 class FairnessWarning(UserWarning):
     "A metric is undefined for some classes (e.g. a group has no samples of a class) and was set to NaN."
 
@@ -34,6 +34,7 @@ def _to_numpy(x):
     return np.asarray(x)
 
 def _as_labels(x, name):
+    "`x` as an int64 label array; floats must be whole numbers, anything else raises `ValueError` naming `name`."
     x = _to_numpy(x)
     if x.dtype.kind == 'b': x = x.astype(np.int64)
     elif x.dtype.kind == 'f':
@@ -42,6 +43,7 @@ def _as_labels(x, name):
     elif x.dtype.kind not in 'iu': raise ValueError(f"`{name}` must hold integer labels, got dtype {x.dtype}")
     return x.astype(np.int64, copy=False)
 
+# %% ../nbs/04_metrics.ipynb #05ef2ad7
 @dataclass
 class Preds:
     "Validated predictions: `y (N,)`, `pred (N,)` or `(R, N)`, `a (N,)` or None, `P (N, C)` or None."
@@ -54,17 +56,31 @@ class Preds:
     @property
     def has_groups(self): return self.a is not None and bool(((self.a == 0) | (self.a == 1)).any())
 
+# %% ../nbs/04_metrics.ipynb #603c8109
+def _check_P(P, N: int, n_classes):
+    "Probabilities as a float array `(N, C)` and their number of classes `C` (which must equal `n_classes` if given)."
+    P = _to_numpy(P).astype(np.float64, copy=False)
+    if P.ndim != 2 or len(P) != N: raise ValueError(f"`P` must be (N={N}, C), got shape {P.shape}")
+    if n_classes is not None and P.shape[1] != n_classes:
+        raise ValueError(f"`P` has {P.shape[1]} columns but n_classes={n_classes}")
+    return P, P.shape[1]
+
+def _check_a(a, N: int) -> np.ndarray:
+    "The protected attribute as int labels `(N,)`, each -1 (no attribute), 0 or 1."
+    a = _as_labels(a, 'a')
+    if a.shape != (N,): raise ValueError(f"length mismatch: `y` has {N} samples, `a` has shape {a.shape}")
+    bad = np.setdiff1d(np.unique(a), [-1, 0, 1])
+    if len(bad): raise ValueError(f"`a` must be binary 0/1 (-1 = no attribute); found values {bad.tolist()}")
+    return a
+
+# %% ../nbs/04_metrics.ipynb #900e6e9c
 def check_preds(y, pred=None, a=None, P=None, n_classes: int | None = None, need_groups=False) -> Preds:
     "Validate and convert predictions; `pred` defaults to `P.argmax(1)`; raises `ValueError` on bad input."
     y = _as_labels(y, 'y')
     if y.ndim != 1: raise ValueError(f"`y` must be 1-D, got shape {y.shape}")
     N = len(y)
     if P is not None:
-        P = _to_numpy(P).astype(np.float64, copy=False)
-        if P.ndim != 2 or len(P) != N: raise ValueError(f"`P` must be (N={N}, C), got shape {P.shape}")
-        if n_classes is not None and P.shape[1] != n_classes:
-            raise ValueError(f"`P` has {P.shape[1]} columns but n_classes={n_classes}")
-        n_classes = P.shape[1]
+        P, n_classes = _check_P(P, N, n_classes)
         if pred is None: pred = P.argmax(1)
     if pred is None: raise ValueError("need `pred` or `P`")
     pred = _as_labels(pred, 'pred')
@@ -75,17 +91,15 @@ def check_preds(y, pred=None, a=None, P=None, n_classes: int | None = None, need
     for v, name in ((y, 'y'), (pred, 'pred')):
         if v.min() < 0 or v.max() >= C:
             raise ValueError(f"`{name}` has labels outside 0..{C - 1} (min {v.min()}, max {v.max()})")
-    if a is not None:
-        a = _as_labels(a, 'a')
-        if a.shape != (N,): raise ValueError(f"length mismatch: `y` has {N} samples, `a` has shape {a.shape}")
-        bad = np.setdiff1d(np.unique(a), [-1, 0, 1])
-        if len(bad): raise ValueError(f"`a` must be binary 0/1 (-1 = no attribute); found values {bad.tolist()}")
+    if a is not None: a = _check_a(a, N)
     out = Preds(y, pred, a, P, C)
     if need_groups and not out.has_groups:
         raise ValueError("group metrics need a binary protected attribute `a` (0/1) on some samples")
     return out
 
+# %% ../nbs/04_metrics.ipynb #4a128624
 def _p_columns(df):
+    "The probability columns `p0, p1, ...` of a predictions DataFrame, in class order."
     cols = [c for c in df.columns if re.fullmatch(r'p\d+', str(c))]
     return sorted(cols, key=lambda c: int(c[1:]))
 
@@ -104,7 +118,7 @@ def unpack(data, pred=None, a=None, P=None, n_classes=None, need_groups=False) -
         return check_preds(*data, n_classes=n_classes, need_groups=need_groups)
     return check_preds(data, pred, a, P, n_classes, need_groups)
 
-# %% ../nbs/04_metrics.ipynb #0e2d525e
+# %% ../nbs/04_metrics.ipynb #73dfc1c0
 def _bincount_conf(y, pred, g, C: int, G: int) -> np.ndarray:
     "Counts `(*lead, G, C, C)` for `pred (*lead, N)`; `y` and group codes `g` in 0..G-1 broadcast to `pred`."
     pred = np.asarray(pred)
@@ -115,6 +129,7 @@ def _bincount_conf(y, pred, g, C: int, G: int) -> np.ndarray:
     code = ((np.arange(B, dtype=np.int64)[:, None] * G + g) * C + y) * C + pred.reshape(B, N)
     return np.bincount(code.ravel(), minlength=B * G * C * C).reshape(*lead, G, C, C)
 
+# %% ../nbs/04_metrics.ipynb #0a0d6523
 def confusion_matrix(y, pred, n_classes: int | None = None) -> np.ndarray:
     "Confusion counts `(C, C)` (rows true, columns predicted), or `(R, C, C)` for `pred (R, N)`."
     p = check_preds(y, pred, n_classes=n_classes)
@@ -126,7 +141,7 @@ def group_confusion(y, pred, a, n_classes: int | None = None) -> np.ndarray:
     g = np.where(p.a < 0, 2, p.a)
     return _bincount_conf(p.y, p.pred, g, p.n_classes, 3)[..., :2, :, :]
 
-# %% ../nbs/04_metrics.ipynb #67b8471e
+# %% ../nbs/04_metrics.ipynb #70d0c900
 def _div(num, den):
     "num / den with NaN where den == 0."
     num, den = np.broadcast_arrays(np.asarray(num, np.float64), np.asarray(den, np.float64))
@@ -134,7 +149,13 @@ def _div(num, den):
     np.divide(num, den, out=out, where=den > 0)
     return out
 
+def _item(d):
+    "`d` with its 0-d values as floats (one run gives numbers, a stack of runs arrays)."
+    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in d.items()}
+
+# %% ../nbs/04_metrics.ipynb #107d769b
 def _scores_from_conf(M) -> dict:
+    "Accuracy and macro precision/recall/F1 from confusion counts `(..., C, C)` (sklearn's `zero_division=0`)."
     tp = np.diagonal(M, axis1=-2, axis2=-1).astype(np.float64)
     support, predicted = M.sum(-1), M.sum(-2)
     f1 = np.nan_to_num(_div(2 * tp, support + predicted))
@@ -142,21 +163,22 @@ def _scores_from_conf(M) -> dict:
                 macro_precision=np.nan_to_num(_div(tp, predicted)).mean(-1),
                 macro_recall=np.nan_to_num(_div(tp, support)).mean(-1), macro_f1=f1.mean(-1))
 
-def _item(d): return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in d.items()}
-
+# %% ../nbs/04_metrics.ipynb #819a8c27
 def accuracy(y, pred) -> float | np.ndarray:
     "Top-1 accuracy (one value per run for `pred (R, N)`)."
     p = check_preds(y, pred)
     out = (p.pred == p.y).mean(-1)
     return out.item() if np.ndim(out) == 0 else out
 
+# %% ../nbs/04_metrics.ipynb #4208ea0d
 def classification_scores(y, pred, n_classes: int | None = None) -> dict:
     "`accuracy`, `macro_precision`, `macro_recall`, `macro_f1` (sklearn conventions, `zero_division=0`)."
     p = check_preds(y, pred, n_classes=n_classes)
     return _item(_scores_from_conf(_bincount_conf(p.y, p.pred, 0, p.n_classes, 1)[..., 0, :, :]))
 
-# %% ../nbs/04_metrics.ipynb #84b7e7f6
+# %% ../nbs/04_metrics.ipynb #715c0b46
 def _warn_undefined(what: str, n_bad: int, total: int, why: str):
+    "Warn (`FairnessWarning`, pointing at the metric's caller) that `n_bad` of `total` values are NaN, and why."
     if n_bad: warnings.warn(f"{what}: {n_bad} of {total} values undefined ({why}); set to NaN", FairnessWarning,
                             stacklevel=3)
 
@@ -171,6 +193,7 @@ def _gaps_from_gconf(Mg) -> dict:
     return dict(support=support, tpr=tpr, fpr=fpr, sr=sr, disparity=d, tpr_gap=tpr_gap, fpr_gap=fpr_gap,
                 dpd=np.abs(sr[..., 1, :] - sr[..., 0, :]), eod=np.maximum(tpr_gap, fpr_gap))
 
+# %% ../nbs/04_metrics.ipynb #d6cda578
 def recall_disparity(y, pred, a, n_classes: int | None = None, warn=True) -> np.ndarray:
     "Signed per-class `recall(c|a=1) - recall(c|a=0)`, `(C,)` or `(R, C)`; NaN (with a warning) if undefined."
     p = check_preds(y, pred, a, n_classes=n_classes, need_groups=True)
@@ -179,6 +202,7 @@ def recall_disparity(y, pred, a, n_classes: int | None = None, warn=True) -> np.
     if warn: _warn_undefined('recall disparity', int(np.isnan(d).sum()), d.size, 'a group has no samples of the class')
     return d
 
+# %% ../nbs/04_metrics.ipynb #2d0477d9
 def mean_abs_disparity(disparity, nonzero: bool = False):
     """Mean of |disparity| over classes with a defined (non-NaN) value; `nonzero=True`: over the non-zero values
     only (the capstone's variant; 0 if all defined values are 0). Reduces the last axis."""
@@ -189,6 +213,7 @@ def mean_abs_disparity(disparity, nonzero: bool = False):
     out = np.where(k > 0, s / np.maximum(k, 1), np.where(defined.any(-1), 0.0, np.nan) if nonzero else np.nan)
     return out.item() if out.ndim == 0 else out
 
+# %% ../nbs/04_metrics.ipynb #09e4f662
 def pct_change(value, reference):
     "Relative change `100 * (value - reference) / |reference|` in percent; NaN (with a warning) if reference is 0."
     v, r = np.asarray(value, np.float64), np.asarray(reference, np.float64)
@@ -196,10 +221,11 @@ def pct_change(value, reference):
     out = 100 * _div(v - r, np.abs(r))
     return out.item() if np.ndim(out) == 0 else out
 
-# %% ../nbs/04_metrics.ipynb #f58fc0b2
+# %% ../nbs/04_metrics.ipynb #d7bfa22c
 _GAP_COLS = ['n0', 'n1', 'sr0', 'sr1', 'dpd', 'tpr0', 'tpr1', 'tpr_gap', 'fpr0', 'fpr1', 'fpr_gap', 'eod', 'disparity']
 
 def _group_gaps(p: Preds) -> dict:
+    "`_gaps_from_gconf` of validated predictions (samples without an attribute left out)."
     return _gaps_from_gconf(_bincount_conf(p.y, p.pred, np.where(p.a < 0, 2, p.a), p.n_classes, 3)[..., :2, :, :])
 
 def fairness_gaps(y, pred, a, n_classes: int | None = None, warn=True) -> pd.DataFrame:
@@ -214,6 +240,7 @@ def fairness_gaps(y, pred, a, n_classes: int | None = None, warn=True) -> pd.Dat
             g['fpr'][0], g['fpr'][1], g['fpr_gap'], g['eod'], g['disparity']]
     return pd.DataFrame(dict(zip(_GAP_COLS, cols)), index=pd.RangeIndex(p.n_classes, name='class'))
 
+# %% ../nbs/04_metrics.ipynb #81471d76
 def _nan_reduce(x, how):
     "nan-mean / nan-max over the last axis without 'empty slice' warnings (NaN if all NaN)."
     ok = np.isfinite(x)
@@ -221,10 +248,12 @@ def _nan_reduce(x, how):
     return np.where(ok.any(-1), np.where(ok, x, -np.inf).max(-1), np.nan)
 
 def _dpd_eod_from_gaps(g, binary: bool) -> dict:
+    "`dpd`, `eod`, `dpd_max`, `eod_max` from `_gaps_from_gconf`'s output: class 1 of a binary task, else mean and max over classes."
     if binary: return dict(dpd=g['dpd'][..., 1], eod=g['eod'][..., 1], dpd_max=g['dpd'][..., 1], eod_max=g['eod'][..., 1])
     return dict(dpd=_nan_reduce(g['dpd'], 'mean'), eod=_nan_reduce(g['eod'], 'mean'),
                 dpd_max=_nan_reduce(g['dpd'], 'max'), eod_max=_nan_reduce(g['eod'], 'max'))
 
+# %% ../nbs/04_metrics.ipynb #38ae44cd
 def dpd_eod(y, pred, a, n_classes: int | None = None, warn=True) -> dict:
     """`dpd`, `eod` (binary: positive class 1; multiclass: mean over classes of the one-vs-rest values) and
     `dpd_max`, `eod_max` (max over classes). Values per run for `pred (R, N)`."""
@@ -237,6 +266,7 @@ def dpd_eod(y, pred, a, n_classes: int | None = None, warn=True) -> dict:
             v = sel(g[k]); _warn_undefined(k.upper(), int(np.isnan(v).sum()), v.size, 'a group has no samples for a rate')
     return _item(_dpd_eod_from_gaps(g, binary))
 
+# %% ../nbs/04_metrics.ipynb #d8f11c70
 def fairlearn_gaps(y, pred, a, n_classes: int | None = None) -> pd.DataFrame:
     "Reference: per-class one-vs-rest DPD and EOD computed by fairlearn (loops over classes; for checks)."
     import fairlearn.metrics as flm
@@ -247,6 +277,7 @@ def fairlearn_gaps(y, pred, a, n_classes: int | None = None) -> pd.DataFrame:
              flm.equalized_odds_difference(yy == c, pp == c, sensitive_features=aa)) for c in range(p.n_classes)]
     return pd.DataFrame(rows, columns=['dpd', 'eod'], index=pd.RangeIndex(p.n_classes, name='class'))
 
+# %% ../nbs/04_metrics.ipynb #f39124c4
 def group_table(y, pred, a, cls: int | None = None, n_classes: int | None = None) -> pd.DataFrame:
     """fairlearn `MetricFrame.by_group` table. One-vs-rest for class `cls` (default: class 1 of a binary task):
     count, selection rate, TPR, FPR, accuracy; multiclass with `cls=None`: count, accuracy, macro recall."""
@@ -326,7 +357,7 @@ def noise_floor(Mg, n_draws: int = 200, seed: int = 0) -> dict:
                 **{k: v for k, v in _dpd_eod_from_gaps(g, binary).items() if k in ('dpd', 'eod')})
     return {f'{k}_noise': float(np.nanmean(vals[k])) for k in NOISE_METRICS}
 
-# %% ../nbs/04_metrics.ipynb #8f55d70f
+# %% ../nbs/04_metrics.ipynb #8cba9f68
 def ovr_rates(y, pred, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     "One-vs-rest `(FPR, FNR)` per class, each `(C,)` or `(R, C)`; NaN where undefined."
     p = check_preds(y, pred, n_classes=n_classes)
@@ -335,6 +366,16 @@ def ovr_rates(y, pred, n_classes: int | None = None) -> tuple[np.ndarray, np.nda
     support, predicted, n = M.sum(-1), M.sum(-2), M.sum((-2, -1))[..., None]
     return _div(predicted - tp, n - support), _div(support - tp, support)
 
+# %% ../nbs/04_metrics.ipynb #99899d81
+def _cev_sde(dfpr, dfnr) -> tuple[float, float]:
+    "CEV and SDE of the per-class points `(dFPR, dFNR)` of the kept classes; NaN for no class."
+    if not len(dfpr): return float('nan'), float('nan')
+    pts = np.stack([dfpr, dfnr], 1)
+    cev = float(((pts - pts.mean(0)) ** 2).sum() / (2 * len(dfpr)))
+    sde = float(np.abs(dfpr - dfnr).mean() / np.sqrt(2))
+    return cev, sde
+
+# %% ../nbs/04_metrics.ipynb #052fb722
 @dataclass
 class RateShift:
     "Per-class FPR/FNR shift of student runs vs a reference (teacher), with CEV and SDE over the kept classes."
@@ -346,6 +387,7 @@ class RateShift:
 
     def as_dict(self) -> dict: return dict(cev=self.cev, sde=self.sde, cev_n_excluded=len(self.excluded))
 
+# %% ../nbs/04_metrics.ipynb #7c1de226
 def cev_sde_from_rates(fpr_s, fnr_s, fpr_t, fnr_t, warn=True) -> RateShift:
     "CEV/SDE from student rates `(R, C)` (or `(C,)`) and reference rates `(C,)`; see the formulas above."
     fpr_s, fnr_s = np.atleast_2d(np.asarray(fpr_s, np.float64)), np.atleast_2d(np.asarray(fnr_s, np.float64))
@@ -359,17 +401,14 @@ def cev_sde_from_rates(fpr_s, fnr_s, fpr_t, fnr_t, warn=True) -> RateShift:
     if warn and excluded:
         warnings.warn(f"CEV/SDE: {len(excluded)} of {len(bad)} classes excluded (reference FPR or FNR is 0 or "
                       f"undefined): {excluded[:10]}{' ...' if len(excluded) > 10 else ''}", FairnessWarning, stacklevel=2)
-    k = ~bad
-    if k.any():
-        pts = np.stack([dfpr[k], dfnr[k]], 1)
-        cev = float(((pts - pts.mean(0)) ** 2).sum() / (2 * k.sum()))
-        sde = float(np.abs(dfpr[k] - dfnr[k]).mean() / np.sqrt(2))
-    else: cev = sde = float('nan')
+    cev, sde = _cev_sde(dfpr[~bad], dfnr[~bad])
     table = pd.DataFrame(dict(fpr_ref=fpr_t, fnr_ref=fnr_t, fpr_student=ms, fnr_student=mn, dfpr=dfpr, dfnr=dfnr,
                               excluded=bad), index=pd.RangeIndex(len(bad), name='class'))
     return RateShift(cev, sde, table, excluded, fpr_s.shape[0])
 
+# %% ../nbs/04_metrics.ipynb #522a1f99
 def _pred_of(x, y, name):
+    "`(y, pred)` of one run: a DataFrame's own `y` (checked against `y`), or `y` and the label array `x`."
     if isinstance(x, pd.DataFrame):
         p = unpack(x)
         if y is not None and not np.array_equal(p.y, y): raise ValueError(f"{name}: `y` differs from the other predictions")
@@ -393,6 +432,7 @@ def cev_sde(students, reference, y=None, n_classes: int | None = None, warn=True
     fpr_s, fnr_s = ovr_rates(y, S, C)
     return cev_sde_from_rates(fpr_s, fnr_s, fpr_t, fnr_t, warn=warn)
 
+# %% ../nbs/04_metrics.ipynb #aabebcd2
 def plot_rate_shift(shifts, labels=None, ax=None, annotate=False):
     "Scatter of dFPR vs dFNR per class with the line y = x; `shifts`: a `RateShift`, a table, or a dict of them."
     import matplotlib.pyplot as plt
@@ -413,14 +453,16 @@ def plot_rate_shift(shifts, labels=None, ax=None, annotate=False):
     ax.legend(fontsize=8)
     return ax
 
-# %% ../nbs/04_metrics.ipynb #bafbc499
+# %% ../nbs/04_metrics.ipynb #4f92192a
 def agreement(pred1, pred2) -> float:
     "Fraction of samples on which two models predict the same class."
     p1, p2 = _as_labels(pred1, 'pred1'), _as_labels(pred2, 'pred2')
     if p1.shape != p2.shape: raise ValueError(f"length mismatch: {p1.shape} vs {p2.shape}")
     return float((p1 == p2).mean())
 
+# %% ../nbs/04_metrics.ipynb #a5a80d47
 def _features(X, name):
+    "Embeddings `(N, d)` as float64 with centred columns."
     X = _to_numpy(X).astype(np.float64)
     if X.ndim != 2: raise ValueError(f"`{name}` must be (N, d), got shape {X.shape}")
     return X - X.mean(0)
@@ -432,7 +474,9 @@ def linear_cka(X, Y) -> float:
     den = np.linalg.norm(X.T @ X) * np.linalg.norm(Y.T @ Y)
     return float(np.linalg.norm(Y.T @ X) ** 2 / den) if den > 0 else float('nan')
 
+# %% ../nbs/04_metrics.ipynb #aff10a75
 def _svd_keep(X, keep):
+    "Orthonormal basis `(N, k)` of the top singular directions of `X` that explain a fraction `keep` of its variance."
     U, S, _ = np.linalg.svd(X, full_matrices=False)
     var = S ** 2
     k = int(np.searchsorted(np.cumsum(var) / var.sum(), keep - 1e-12) + 1) if var.sum() > 0 else 0
@@ -449,7 +493,7 @@ def svcca(X, Y, keep: float = 0.99, return_corrs: bool = False):
     rho = np.clip(np.linalg.svd(Ux.T @ Uy, compute_uv=False), 0, 1)
     return (float(rho.mean()), rho) if return_corrs else float(rho.mean())
 
-# %% ../nbs/04_metrics.ipynb #d01fca45
+# %% ../nbs/04_metrics.ipynb #e8a3f6c6
 BOOT_METRICS = ('accuracy', 'macro_f1', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'dpd_max', 'eod_max',
                 'disp_rms', 'disp_rms_corr', 'disp_ms_corr', 'worst_group_recall', 'mean_worst_group_recall')
 
@@ -463,6 +507,19 @@ def _headline(M3, binary: bool) -> dict:
                **{k: cd[k] for k in ('disp_rms', 'disp_rms_corr', 'disp_ms_corr')}, **worst_group_recall(Mg))
     return out
 
+# %% ../nbs/04_metrics.ipynb #687d25bd
+def _boot_statistic(p: Preds, metrics: list):
+    "The vectorised statistic of `bootstrap_ci`: resampled sample indices `(..., N)` -> values `(len(metrics), ...)`."
+    C, binary = p.n_classes, p.n_classes == 2
+    g = np.zeros_like(p.y) if p.a is None else np.where(p.a < 0, 2, p.a)
+
+    def statistic(i, axis=-1):
+        i = np.moveaxis(np.asarray(i), axis, -1)
+        h = _headline(_bincount_conf(p.y[i], p.pred[i], g[i], C, 3), binary)
+        return np.stack([np.asarray(h[m], np.float64) for m in metrics])
+    return statistic
+
+# %% ../nbs/04_metrics.ipynb #9340d548
 def bootstrap_ci(data, pred=None, a=None, n_classes: int | None = None, metrics=('accuracy', 'mean_abs_disp', 'dpd', 'eod'),
                  n_resamples: int = 1000, confidence: float = 0.95, method: str = 'percentile', seed: int = 0,
                  batch: int | None = None) -> pd.DataFrame:
@@ -473,15 +530,8 @@ def bootstrap_ci(data, pred=None, a=None, n_classes: int | None = None, metrics=
     bad = [m for m in metrics if m not in BOOT_METRICS]
     if bad: raise ValueError(f"unknown metrics {bad}; choose from {BOOT_METRICS}")
     if any(m not in ('accuracy', 'macro_f1') for m in metrics): p = unpack(p, need_groups=True)
-    C, binary = p.n_classes, p.n_classes == 2
-    g = np.zeros_like(p.y) if p.a is None else np.where(p.a < 0, 2, p.a)
-
-    def statistic(i, axis=-1):
-        i = np.moveaxis(np.asarray(i), axis, -1)
-        h = _headline(_bincount_conf(p.y[i], p.pred[i], g[i], C, 3), binary)
-        return np.stack([np.asarray(h[m], np.float64) for m in metrics])
-
-    if batch is None: batch = max(1, min(n_resamples, 4_000_000 // max(len(p.y), 3 * C * C)))
+    statistic = _boot_statistic(p, metrics)
+    if batch is None: batch = max(1, min(n_resamples, 4_000_000 // max(len(p.y), 3 * p.n_classes * p.n_classes)))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         res = stats.bootstrap((np.arange(len(p.y)),), statistic, n_resamples=n_resamples, batch=batch,
@@ -491,9 +541,51 @@ def bootstrap_ci(data, pred=None, a=None, n_classes: int | None = None, metrics=
     return pd.DataFrame(dict(estimate=est, lo=res.confidence_interval.low, hi=res.confidence_interval.high,
                              se=res.standard_error), index=pd.Index(metrics, name='metric'))
 
-# %% ../nbs/04_metrics.ipynb #96682a03
+# %% ../nbs/04_metrics.ipynb #a4afae1a
 _REL = ('mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'disp_rms_corr')
 
+def _report_row(M3, n: int, n_undefined: int) -> dict:
+    """The headline columns of a report from the confusions `(3, C, C)` (groups 0, 1, 'no attribute') of `n` samples,
+    `n_undefined` of whose class disparities are undefined."""
+    C = M3.shape[-1]
+    h = _item(_headline(M3, C == 2))
+    return dict(n=n, n_classes=C, accuracy=h['accuracy'], macro_precision=h['macro_precision'],
+                macro_recall=h['macro_recall'], macro_f1=h['macro_f1'], mean_abs_disp=h['mean_abs_disp'],
+                mean_abs_disp_nonzero=h['mean_abs_disp_nonzero'], n_undefined_disp=n_undefined,
+                dpd=h['dpd'], eod=h['eod'], dpd_max=h['dpd_max'], eod_max=h['eod_max'],
+                **{k: h[k] for k in ('disp_rms', 'disp_rms_corr', 'disp_ms_corr', 'worst_group_recall',
+                                     'mean_worst_group_recall')})
+
+# %% ../nbs/04_metrics.ipynb #7b13fd98
+def _noise_columns(M3, grouped: bool, noise_draws: int, seed: int) -> dict:
+    "`min_cell` (the smallest (group, class) cell) and the noise floors `{metric}_noise` (NaN without groups or draws)."
+    out = {'min_cell': int(M3[:2].sum(-1).min()) if grouped else 0}         # (2, C) samples per (group, class)
+    nan_floor = {f'{k}_noise': float('nan') for k in NOISE_METRICS}
+    out.update(noise_floor(M3[:2], noise_draws, seed) if grouped and noise_draws else nan_floor)
+    return out
+
+# %% ../nbs/04_metrics.ipynb #730c4040
+def _reference_columns(row: dict, p: Preds, reference, need_groups: bool, warn: bool, grouped: bool) -> dict:
+    """The columns comparing a report `row` of predictions `p` with `reference` (predictions on the same samples, or a
+    report): `agreement` and CEV/SDE (predictions only), `ref_accuracy`, `accuracy_change`, `ref_*` and `*_pct`."""
+    out = {}
+    if isinstance(reference, Mapping) and 'mean_abs_disp' in reference: ref = dict(reference)
+    else:
+        rp = unpack(reference, n_classes=p.n_classes, need_groups=need_groups)
+        if not np.array_equal(rp.y, p.y): raise ValueError("reference predictions are not on the same samples (`y` differs)")
+        ref = fairness_report(rp, warn=False, need_groups=need_groups)
+        out['agreement'] = agreement(p.pred, rp.pred)
+        out.update(cev_sde([p.pred], rp.pred, y=p.y, n_classes=p.n_classes, warn=warn).as_dict())
+    out['ref_accuracy'] = ref['accuracy']
+    out['accuracy_change'] = 100 * (row['accuracy'] - ref['accuracy'])
+    with warnings.catch_warnings():
+        if not warn or not grouped: warnings.simplefilter('ignore', FairnessWarning)
+        for k in _REL:
+            out[f'ref_{k}'] = ref[k]
+            out[f'{k}_pct'] = pct_change(row[k], ref[k])
+    return out
+
+# %% ../nbs/04_metrics.ipynb #0b9e32f3
 def fairness_report(data, reference=None, *, pred=None, a=None, n_classes: int | None = None, ci: bool = False,
                     ci_metrics=('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod'),
                     n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, warn: bool = True,
@@ -509,35 +601,11 @@ def fairness_report(data, reference=None, *, pred=None, a=None, n_classes: int |
     M3 = _bincount_conf(p.y, p.pred, np.where(p.a < 0, 2, p.a), p.n_classes, 3)
     d = _gaps_from_gconf(M3[..., :2, :, :])['disparity']
     if warn and grouped: _warn_undefined('recall disparity', int(np.isnan(d).sum()), d.size, 'a group has no samples of the class')
-    h = _item(_headline(M3, p.n_classes == 2))
-    row = dict(n=len(p.y), n_classes=p.n_classes, accuracy=h['accuracy'], macro_precision=h['macro_precision'],
-               macro_recall=h['macro_recall'], macro_f1=h['macro_f1'], mean_abs_disp=h['mean_abs_disp'],
-               mean_abs_disp_nonzero=h['mean_abs_disp_nonzero'], n_undefined_disp=int(np.isnan(d).sum()),
-               dpd=h['dpd'], eod=h['eod'], dpd_max=h['dpd_max'], eod_max=h['eod_max'],
-               **{k: h[k] for k in ('disp_rms', 'disp_rms_corr', 'disp_ms_corr', 'worst_group_recall',
-                                    'mean_worst_group_recall')})
-    cells = M3[:2].sum(-1)                                        # (2, C) samples per (group, class)
-    row['min_cell'] = int(cells.min()) if grouped else 0
-    nan_floor = {f'{k}_noise': float('nan') for k in NOISE_METRICS}
-    row.update(noise_floor(M3[:2], noise_draws, seed) if grouped and noise_draws else nan_floor)
+    row = {**_report_row(M3, len(p.y), int(np.isnan(d).sum())), **_noise_columns(M3, grouped, noise_draws, seed)}
     if ci:
         b = bootstrap_ci(p, metrics=ci_metrics, n_resamples=n_resamples, confidence=confidence, seed=seed)
         for m, r in b.iterrows(): row[f'{m}_lo'], row[f'{m}_hi'] = float(r['lo']), float(r['hi'])
-    if reference is not None:
-        if isinstance(reference, Mapping) and 'mean_abs_disp' in reference: ref = dict(reference)
-        else:
-            rp = unpack(reference, n_classes=p.n_classes, need_groups=need_groups)
-            if not np.array_equal(rp.y, p.y): raise ValueError("reference predictions are not on the same samples (`y` differs)")
-            ref = fairness_report(rp, warn=False, need_groups=need_groups)
-            row['agreement'] = agreement(p.pred, rp.pred)
-            row.update(cev_sde([p.pred], rp.pred, y=p.y, n_classes=p.n_classes, warn=warn).as_dict())
-        row['ref_accuracy'] = ref['accuracy']
-        row['accuracy_change'] = 100 * (row['accuracy'] - ref['accuracy'])
-        with warnings.catch_warnings():
-            if not warn or not grouped: warnings.simplefilter('ignore', FairnessWarning)
-            for k in _REL:
-                row[f'ref_{k}'] = ref[k]
-                row[f'{k}_pct'] = pct_change(row[k], ref[k])
+    if reference is not None: row.update(_reference_columns(row, p, reference, need_groups, warn, grouped))
     return row
 
 # %% ../nbs/04_metrics.ipynb #ef45c63d
@@ -566,7 +634,7 @@ def plot_disparity(disparities, names=None, class_names=None, ax=None, sort: boo
     ax.set_ylabel('recall(a=1) - recall(a=0)'); ax.legend(fontsize=8)
     return ax
 
-# %% ../nbs/04_metrics.ipynb #908f1277
+# %% ../nbs/04_metrics.ipynb #fe1c0066
 def pareto_front(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', maximize_x: bool = True,
                  minimize_y: bool = True) -> pd.DataFrame:
     """The non-dominated rows of `df` (by default: higher `x` and lower `y` are better), sorted by `x`; rows with a
@@ -581,10 +649,13 @@ def pareto_front(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_dispa
     dominated = (ge & le & strict).any(1)
     return d[~dominated].sort_values(x, kind='stable')
 
+# %% ../nbs/04_metrics.ipynb #3d6f43af
 def plot_tradeoff(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', label: str | None = 'lam',
                   group: str | None = None, front: bool = True, ax=None, maximize_x=True, minimize_y=True):
     "Scatter of the runs (`x` vs `y`, one colour per `group`), annotated with `label`, and each group's Pareto front."
-    if ax is None: _, ax = _subplots(figsize=(6, 4.5))
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=(6, 4.5))
     groups = [(None, df)] if group is None else list(df.groupby(group, sort=True))
     for g, d in groups:
         sc = ax.scatter(d[x], d[y], label=None if g is None else str(g), alpha=.8)
@@ -598,6 +669,7 @@ def plot_tradeoff(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disp
     ax.set_xlabel(x); ax.set_ylabel(y); ax.legend(fontsize='small')
     return ax
 
+# %% ../nbs/04_metrics.ipynb #ecd72b70
 def plot_tradeoff_3d(df: pd.DataFrame, x: str = 'accuracy', y: str = 'mean_abs_disparity', z: str = 'lam',
                      group: str | None = None, ax=None):
     "3-D view of the trade-off against lambda (`z`), runs of each group joined in order of `z`."

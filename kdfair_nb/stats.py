@@ -17,7 +17,7 @@ from scipy import stats
 from .metrics import _bincount_conf, _div, _as_labels, unpack
 
 # %% auto #0
-__all__ = ['VERDICTS', 'per_class_accuracy', 'welch_ttest', 'cohens_d', 'hedges_g', 'Classwise', 'bh_adjust', 'classwise_tests',
+__all__ = ['VERDICTS', 'per_class_accuracy', 'welch_ttest', 'cohens_d', 'hedges_g', 'bh_adjust', 'Classwise', 'classwise_tests',
            'tc_sc', 'runs_from_long', 'tc_sc_table', 'similarity_bias_correlation', 'effect_ci', 'clustered_effect_ci',
            'verdict', 'corr_ci', 'bootstrap_effect']
 
@@ -43,8 +43,9 @@ def per_class_accuracy(preds, y=None, n_classes: int | None = None) -> np.ndarra
     else: M = np.stack([_bincount_conf(yy, pp, 0, C, 1)[0] for yy, pp in zip(ys, ps)])
     return _div(np.diagonal(M, axis1=-2, axis2=-1), M.sum(-1))
 
-# %% ../nbs/05_stats.ipynb #684cde85
+# %% ../nbs/05_stats.ipynb #184d053b
 def _runs_matrix(x, name) -> np.ndarray:
+    "`x` as a float `(runs, classes)` matrix (one 1-D run becomes one row); fewer than 2 runs raise `ValueError`."
     if isinstance(x, pd.DataFrame): x = x.to_numpy()
     x = np.asarray([np.asarray(r, np.float64) for r in x] if isinstance(x, (list, tuple)) else x, np.float64)
     if x.ndim == 1: x = x[None]
@@ -53,13 +54,17 @@ def _runs_matrix(x, name) -> np.ndarray:
     return x
 
 def _check_pair(ref, other):
+    "Both groups as `(runs, classes)` matrices over the same classes."
     ref, other = _runs_matrix(ref, 'ref'), _runs_matrix(other, 'other')
     if ref.shape[1] != other.shape[1]:
         raise ValueError(f"class counts differ: ref has {ref.shape[1]} classes, other has {other.shape[1]}")
     return ref, other
 
-def _constant(x): return np.ptp(x, axis=0) == 0
+def _constant(x):
+    "Per class: the value is the same in every run."
+    return np.ptp(x, axis=0) == 0
 
+# %% ../nbs/05_stats.ipynb #2b38050d
 def welch_ttest(ref, other) -> tuple[np.ndarray, np.ndarray]:
     "Per-class Welch t statistic and two-sided p value, `other` vs `ref` (both `(runs, classes)`)."
     ref, other = _check_pair(ref, other)
@@ -74,6 +79,7 @@ def welch_ttest(ref, other) -> tuple[np.ndarray, np.ndarray]:
     t[det], p[det] = np.sign(diff[det]) * np.inf, 0.0
     return t, p
 
+# %% ../nbs/05_stats.ipynb #7a846042
 def cohens_d(ref, other) -> np.ndarray:
     "Per-class Cohen's d of `other` vs `ref` (pooled SD); 0 or ±inf when both groups are constant."
     ref, other = _check_pair(ref, other)
@@ -90,7 +96,15 @@ def hedges_g(ref, other) -> np.ndarray:
     ref, other = _check_pair(ref, other)
     return cohens_d(ref, other) * (1 - 3 / (4 * (len(ref) + len(other)) - 9))
 
-# %% ../nbs/05_stats.ipynb #956484fe
+# %% ../nbs/05_stats.ipynb #4b13cd0a
+def bh_adjust(p) -> np.ndarray:
+    "Benjamini–Hochberg adjusted p values (`scipy.stats.false_discovery_control`), NaN entries left out."
+    p = np.asarray(p, np.float64)
+    out, ok = np.full_like(p, np.nan), np.isfinite(p)
+    if ok.any(): out[ok] = stats.false_discovery_control(p[ok], method='bh')
+    return out
+
+# %% ../nbs/05_stats.ipynb #ab9e4093
 @dataclass
 class Classwise:
     "Per-class comparison of `other` vs `ref` across runs: `table`, `alpha`, counts with and without FDR control."
@@ -114,16 +128,11 @@ class Classwise:
         return t.sort_values('p_fdr' if fdr else 'p')
 
     def summary(self) -> dict:
+        "The counts and fractions as a dict: one row of a table."
         return dict(n_classes=len(self.table), n_tested=self.n_tested, n_sig=self.n_sig, frac_sig=self.frac_sig,
                     n_sig_fdr=self.n_sig_fdr, frac_sig_fdr=self.frac_sig_fdr)
 
-def bh_adjust(p) -> np.ndarray:
-    "Benjamini–Hochberg adjusted p values (`scipy.stats.false_discovery_control`), NaN entries left out."
-    p = np.asarray(p, np.float64)
-    out, ok = np.full_like(p, np.nan), np.isfinite(p)
-    if ok.any(): out[ok] = stats.false_discovery_control(p[ok], method='bh')
-    return out
-
+# %% ../nbs/05_stats.ipynb #33aa5646
 def classwise_tests(ref, other, alpha: float = 0.05, class_names=None) -> Classwise:
     "Welch t-test per class of `other` vs `ref` (`(runs, classes)` accuracies), with BH-FDR and effect sizes."
     ref, other = _check_pair(ref, other)
@@ -139,13 +148,14 @@ def classwise_tests(ref, other, alpha: float = 0.05, class_names=None) -> Classw
                               significant_fdr=np.nan_to_num(p_fdr, nan=1) <= alpha), index=idx)
     return Classwise(table, alpha)
 
+# %% ../nbs/05_stats.ipynb #04a5696c
 def tc_sc(teacher, student, distilled, alpha: float = 0.05) -> dict:
     "#TC (teacher vs distilled) and #SC (non-distilled vs distilled student), raw and FDR-controlled."
     tc, sc = classwise_tests(teacher, distilled, alpha), classwise_tests(student, distilled, alpha)
     return dict(TC=tc.n_sig, SC=sc.n_sig, TC_fdr=tc.n_sig_fdr, SC_fdr=sc.n_sig_fdr,
                 TC_frac=tc.frac_sig, SC_frac=sc.frac_sig, n_classes=len(tc.table))
 
-# %% ../nbs/05_stats.ipynb #3bf39481
+# %% ../nbs/05_stats.ipynb #2be0bb4c
 def runs_from_long(df: pd.DataFrame, model: str, T=None) -> np.ndarray:
     "`(seeds, classes)` accuracies of one model (and temperature `T`) from a long `model, T, seed, class, acc` frame."
     need = {'model', 'seed', 'class', 'acc'} | ({'T'} if T is not None else set())
@@ -158,6 +168,7 @@ def runs_from_long(df: pd.DataFrame, model: str, T=None) -> np.ndarray:
     if w.isna().any().any(): raise ValueError(f"missing (seed, class) rows for model={model!r}, T={T}")
     return w.to_numpy(np.float64)
 
+# %% ../nbs/05_stats.ipynb #c205fd2c
 def tc_sc_table(results, alpha: float = 0.05, teacher: str = 'teacher', student: str = 'student',
                 distilled: str = 'kd') -> pd.DataFrame:
     "#TC and #SC per temperature (seed-000 table) from a results mapping or a long DataFrame."
@@ -182,30 +193,43 @@ def similarity_bias_correlation(similarity, bias) -> dict:
     return dict(n=int(ok.sum()), pearson_r=float(pr.statistic), pearson_p=float(pr.pvalue),
                 spearman_r=float(sr.statistic), spearman_p=float(sr.pvalue))
 
-# %% ../nbs/05_stats.ipynb #609a478d
+# %% ../nbs/05_stats.ipynb #2c23d220
 def _finite(v) -> np.ndarray:
+    "`v` flattened to float64, NaN and inf dropped."
     v = np.asarray(v, np.float64).ravel()
     return v[np.isfinite(v)]
 
 def _t_interval(effect: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+    "The two-sided Student-t interval `effect ± t(df) · se`; a point when `se` is 0."
     if se == 0: return effect, effect
     h = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
     return effect - h, effect + h
 
+# %% ../nbs/05_stats.ipynb #ea0803f6
+def _one_sample_values(x, y, paired: bool) -> tuple[np.ndarray, str]:
+    "The values whose mean is the effect, and the test's name: `x` (one-sample t) or the finite pairs' `x - y` (paired t)."
+    if y is None:
+        if paired: raise ValueError("paired=True needs `y`")
+        return _finite(x), 'one-sample t'
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+    if x.shape != y.shape: raise ValueError(f"paired samples differ in length: {len(x)} vs {len(y)}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    return x[ok] - y[ok], 'paired t'
+
+def _welch_se_df(x, y) -> tuple[float, float]:
+    "Standard error of `mean(x) - mean(y)` and its Welch–Satterthwaite degrees of freedom (NaN without spread)."
+    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se = float(np.sqrt(vx + vy))
+    return se, (float((vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))) if se > 0 else float('nan'))
+
+# %% ../nbs/05_stats.ipynb #b6dcc669
 def effect_ci(x, y=None, paired: bool = False, confidence: float = 0.95) -> dict:
     """Effect with a t confidence interval: the mean of `x` (`y=None`), the mean of `x - y` (`paired`, matched by
     position, e.g. by seed) or `mean(x) - mean(y)` (Welch–Satterthwaite); `dict(effect, lo, hi, n, df, method)`."""
     if not 0 < confidence < 1: raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     nan = float('nan')
     if y is None or paired:
-        if y is None:
-            if paired: raise ValueError("paired=True needs `y`")
-            d, kind = _finite(x), 'one-sample t'
-        else:
-            x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
-            if x.shape != y.shape: raise ValueError(f"paired samples differ in length: {len(x)} vs {len(y)}")
-            ok = np.isfinite(x) & np.isfinite(y)
-            d, kind = x[ok] - y[ok], 'paired t'
+        d, kind = _one_sample_values(x, y, paired)
         n = len(d)
         eff = float(d.mean()) if n else nan
         if n < 2: return dict(effect=eff, lo=nan, hi=nan, n=n, df=nan, method=f"{kind}, n = {n}: no interval (needs ≥ 2)")
@@ -216,9 +240,7 @@ def effect_ci(x, y=None, paired: bool = False, confidence: float = 0.95) -> dict
         eff, n, kind = (float(x.mean() - y.mean()) if nx and ny else nan), nx + ny, f'Welch t, {nx} vs {ny} values'
         if nx < 2 or ny < 2:
             return dict(effect=eff, lo=nan, hi=nan, n=n, df=nan, method=f"{kind}: no interval (needs ≥ 2 per group)")
-        vx, vy = x.var(ddof=1) / nx, y.var(ddof=1) / ny
-        se = float(np.sqrt(vx + vy))
-        df = float((vx + vy) ** 2 / (vx ** 2 / (nx - 1) + vy ** 2 / (ny - 1))) if se > 0 else nan
+        se, df = _welch_se_df(x, y)
     lo, hi = _t_interval(eff, se, df, confidence)
     return dict(effect=eff, lo=lo, hi=hi, n=n, df=df,
                 method=f"{kind}, {confidence:.0%} CI" + (', no spread: zero-width interval' if se == 0 else f', df = {df:.3g}'))
@@ -259,7 +281,7 @@ def verdict(lo, hi, direction: int) -> str:
     side = 1 if lo > 0 else (-1 if hi < 0 else 0)
     return 'inconclusive' if side == 0 else ('reproduced' if side == direction else 'contradicted')
 
-# %% ../nbs/05_stats.ipynb #46c77ced
+# %% ../nbs/05_stats.ipynb #a48298b3
 def corr_ci(x, y, method: str = 'pearson', confidence: float = 0.95) -> dict:
     "Pearson or Spearman `r` of finite pairs with its p value and a Fisher-z interval: `dict(r, lo, hi, p, n, method)`."
     if method not in ('pearson', 'spearman'): raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}")
@@ -280,6 +302,7 @@ def corr_ci(x, y, method: str = 'pearson', confidence: float = 0.95) -> dict:
         lo, hi = float(np.tanh(z - h)), float(np.tanh(z + h))
     return dict(r=r, lo=lo, hi=hi, p=p, n=n, method=f"{method} r, Fisher z {confidence:.0%} CI" + ('' if n >= 4 else ', n < 4: no interval'))
 
+# %% ../nbs/05_stats.ipynb #c1724af5
 def bootstrap_effect(stat, n: int, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
                      vectorized: bool = False) -> dict:
     """Percentile bootstrap over `n` units: `stat(idx)` on units resampled with replacement; `dict(effect, lo, hi, n,

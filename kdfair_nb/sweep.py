@@ -40,7 +40,7 @@ def run_id(notebook, params: dict) -> str:
     key = f"{Path(notebook).stem}\n{canonical_json({k: v for k, v in params.items() if v is not None})}"
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
-# %% ../nbs/08_sweep.ipynb #f7adc346
+# %% ../nbs/08_sweep.ipynb #396d6594
 @dataclass
 class ParamSpec:
     "A notebook parameter: `type` is one of int/float/str/bool/list/dict, or None for any value"
@@ -51,6 +51,7 @@ class ParamSpec:
     help: str = ''
     literal: bool = True  # False: `default` is the unevaluated source text
 
+# %% ../nbs/08_sweep.ipynb #7fbfe7e0
 _TYPES = {'int': 'int', 'float': 'float', 'str': 'str', 'bool': 'bool', 'list': 'list', 'List': 'list',
           'tuple': 'list', 'Tuple': 'list', 'dict': 'dict', 'Dict': 'dict'}
 
@@ -62,28 +63,42 @@ def _from_annotation(ann: str):
     return _TYPES.get(re.split(r'\[', ann)[0].strip()), False
 
 def _literal(src: str):
+    "(True, value) of a literal default's source text, else (False, the text)"
     try: return True, ast.literal_eval(src)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError): return False, src
 
+# %% ../nbs/08_sweep.ipynb #19cb1df0
+def _spec(name: str, p: dict) -> ParamSpec:
+    "The `ParamSpec` of parameter `name` from `papermill.inspect_notebook`'s description `p` of it"
+    ok, default = _literal(p['default'])
+    if p['inferred_type_name'] not in ('None', 'NoneType'):
+        typ, nullable = _from_annotation(p['inferred_type_name'])
+        nullable = nullable or (ok and default is None)
+    elif ok and default is not None:
+        typ, nullable = {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', tuple: 'list',
+                         dict: 'dict'}.get(type(default)), False
+    else: typ, nullable = None, True
+    return ParamSpec(name, typ, default, nullable, p.get('help', ''), ok)
+
+# %% ../nbs/08_sweep.ipynb #4a6ee463
 def notebook_params(notebook) -> dict[str, ParamSpec]:
     "The parameters of `notebook`'s `parameters` cell, with their inferred types"
     import papermill as pm
     nb = Path(notebook)
     if not nb.is_file(): raise SweepConfigError(f"notebook not found: {nb}")
-    specs = {}
-    for name, p in pm.inspect_notebook(str(nb)).items():
-        ok, default = _literal(p['default'])
-        if p['inferred_type_name'] not in ('None', 'NoneType'):
-            typ, nullable = _from_annotation(p['inferred_type_name'])
-            nullable = nullable or (ok and default is None)
-        elif ok and default is not None:
-            typ, nullable = {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', tuple: 'list',
-                             dict: 'dict'}.get(type(default)), False
-        else: typ, nullable = None, True
-        specs[name] = ParamSpec(name, typ, default, nullable, p.get('help', ''), ok)
-    return specs
+    return {name: _spec(name, p) for name, p in pm.inspect_notebook(str(nb)).items()}
 
-# %% ../nbs/08_sweep.ipynb #a04c57b8
+# %% ../nbs/08_sweep.ipynb #bff06074
+def _literal_defaults(specs: dict[str, ParamSpec]) -> dict:
+    "The literal defaults of `specs`, `out_dir` left out: the parameters of a run that sets none"
+    return {k: s.default for k, s in specs.items() if s.literal and k != 'out_dir'}
+
+def _defaults(notebook) -> dict:
+    "The notebook's literal parameter defaults (kept in `run.json`, to fill the results table); {} if unreadable"
+    try: return _literal_defaults(notebook_params(notebook))
+    except Exception: return {}
+
+# %% ../nbs/08_sweep.ipynb #9051e3ea
 def _type_ok(spec: ParamSpec, v):
     "(ok, value converted to the parameter's type)"
     t = spec.type
@@ -98,6 +113,7 @@ def _type_ok(spec: ParamSpec, v):
     if t == 'dict': return isinstance(v, dict), v
     return True, v
 
+# %% ../nbs/08_sweep.ipynb #eed41a8f
 def check_params(specs: dict[str, ParamSpec], params: dict, where: str = '') -> tuple[dict, list[str]]:
     "`params` converted to the notebook's types, and a list of problems (empty if none)"
     errors, out = [], {}
@@ -120,7 +136,7 @@ def check_params(specs: dict[str, ParamSpec], params: dict, where: str = '') -> 
         out[k] = conv
     return out, errors
 
-# %% ../nbs/08_sweep.ipynb #2ce32a09
+# %% ../nbs/08_sweep.ipynb #b259f138
 class _YamlLoader(yaml.SafeLoader): "SafeLoader that also reads `1e-3` and `1e3` as floats"
 _YamlLoader.add_implicit_resolver('tag:yaml.org,2002:float', re.compile(
     r'^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$'), list('-+0123456789.'))
@@ -143,36 +159,46 @@ def load_config(config) -> dict:
     if not isinstance(cfg, dict): raise SweepConfigError(f"{path}: a sweep config is a mapping, got {type(cfg).__name__}")
     return {'_dir': str(path.parent.absolute()), '_name': path.stem, **cfg}
 
+# %% ../nbs/08_sweep.ipynb #20d20c16
 def _mapping(v, what):
+    "`v` as a mapping of parameter: value ({} for None); `what` names it in the error"
     if v is None: return {}
     if not isinstance(v, dict): raise SweepConfigError(f"'{what}' must be a mapping of parameter: value, got {v!r}")
     return v
 
 def _records(v, what):
+    "`v` as a list of mappings of parameter: value ([] for None); `what` names it in the error"
     if v is None: return []
     if not isinstance(v, list) or not all(isinstance(r, dict) for r in v):
         raise SweepConfigError(f"'{what}' must be a list of mappings of parameter: value, got {v!r}")
     return v
 
-def expand_grid(config) -> list[dict]:
-    "All parameter sets of a sweep `config` (path or dict): union of the blocks' cartesian products, minus `exclude`, plus `include`"
-    cfg = load_config(config)
-    unknown = set(cfg) - _CONFIG_KEYS - {'_dir', '_name'}
-    if unknown: raise SweepConfigError(f"unknown config key(s) {sorted(unknown)}; allowed: {sorted(_CONFIG_KEYS)}")
-    base = _mapping(cfg.get('base'), 'base')
+def _blocks(cfg: dict) -> list[tuple[str, dict, dict]]:
+    "The blocks of a sweep config as `(where, base, grid)`: the top-level `grid` (if any, or if there are no `sweeps`), then `sweeps`"
     blocks = []
     if 'grid' in cfg or not cfg.get('sweeps'): blocks.append(('grid', {}, _mapping(cfg.get('grid'), 'grid')))
     for i, b in enumerate(_records(cfg.get('sweeps'), 'sweeps')):
         extra = set(b) - {'base', 'grid', 'description', 'name'}
         if extra: raise SweepConfigError(f"sweeps[{i}]: unknown key(s) {sorted(extra)}; a block has 'base' and 'grid'")
         blocks.append((f'sweeps[{i}]', _mapping(b.get('base'), f'sweeps[{i}].base'), _mapping(b.get('grid'), f'sweeps[{i}].grid')))
-    runs = []
-    for where, bbase, grid in blocks:
-        choices = {k: (v if isinstance(v, list) else [v]) for k, v in grid.items()}
-        for k, v in choices.items():
-            if not v: raise SweepConfigError(f"grid parameter '{k}' in {where} has no values, so the grid expands to zero runs")
-        for combo in itertools.product(*choices.values()):
-            runs.append({**base, **bbase, **dict(zip(choices, combo))})
+    return blocks
+
+# %% ../nbs/08_sweep.ipynb #c0d65c13
+def _product(grid: dict, where: str) -> list[dict]:
+    "The cartesian product of `grid` (in block `where`), last key fastest; a value that is not a list is one choice"
+    choices = {k: (v if isinstance(v, list) else [v]) for k, v in grid.items()}
+    for k, v in choices.items():
+        if not v: raise SweepConfigError(f"grid parameter '{k}' in {where} has no values, so the grid expands to zero runs")
+    return [dict(zip(choices, combo)) for combo in itertools.product(*choices.values())]
+
+# %% ../nbs/08_sweep.ipynb #22e4cedc
+def expand_grid(config) -> list[dict]:
+    "All parameter sets of a sweep `config` (path or dict): union of the blocks' cartesian products, minus `exclude`, plus `include`"
+    cfg = load_config(config)
+    unknown = set(cfg) - _CONFIG_KEYS - {'_dir', '_name'}
+    if unknown: raise SweepConfigError(f"unknown config key(s) {sorted(unknown)}; allowed: {sorted(_CONFIG_KEYS)}")
+    base = _mapping(cfg.get('base'), 'base')
+    runs = [{**base, **bbase, **combo} for where, bbase, grid in _blocks(cfg) for combo in _product(grid, where)]
     excl = _records(cfg.get('exclude'), 'exclude')
     runs = [r for r in runs if not any(all(k in r and r[k] == v for k, v in e.items()) for e in excl)]
     runs += [{**base, **r} for r in _records(cfg.get('include'), 'include')]
@@ -183,7 +209,7 @@ def expand_grid(config) -> list[dict]:
         if key not in seen: seen.add(key); out.append(r)
     return out
 
-# %% ../nbs/08_sweep.ipynb #04b21991
+# %% ../nbs/08_sweep.ipynb #b1ff9691
 def _finished(run_dir: Path) -> bool:
     "A run folder holds a finished run: its `metrics.json` is a JSON object (a corrupt one does not count)"
     return isinstance(read_json(Path(run_dir)/'metrics.json'), dict)
@@ -210,6 +236,7 @@ class SweepPlan:
     def __repr__(self):
         return f"SweepPlan({self.notebook.name}, {len(self.runs)} runs -> {self.runs_dir})"
 
+# %% ../nbs/08_sweep.ipynb #27fdbff9
 def _resolve_notebook(nb, cfg_dir):
     "A relative `notebook:` is looked up beside the config, in the current folder, then among kdfair's own notebooks."
     nb = Path(nb).expanduser()
@@ -223,6 +250,22 @@ def _resolve_notebook(nb, cfg_dir):
         if p.is_file(): return p.resolve()
     raise SweepConfigError(f"notebook not found: {nb} (tried {', '.join(map(str, tried))})")
 
+# %% ../nbs/08_sweep.ipynb #4af2c7a1
+def _plan_runs(nb: Path, specs: dict[str, ParamSpec], runs: list[dict], rules: dict | None) -> tuple[list, list[str]]:
+    "`(run_id, effective params)` of each distinct run of `runs`, and the problems found (types, then `rules`)"
+    errors, planned, seen = [], [], set()
+    defaults = _literal_defaults(specs)
+    for r in runs:
+        p, errs = check_params(specs, r)
+        errors += errs
+        p = {**defaults, **p}
+        if not errs: errors += [f"parameter '{k}' = {p[k]!r}: {msg}" for k, check in (rules or {}).items()
+                                if k in p and (msg := check(p[k], p))]
+        rid = run_id(nb, p)
+        if rid not in seen: seen.add(rid); planned.append((rid, p))
+    return planned, errors
+
+# %% ../nbs/08_sweep.ipynb #069e24b7
 def plan_sweep(config, rules: dict | None = None) -> SweepPlan:
     """Load and validate a sweep `config` (path or dict) against its notebook; raises `SweepConfigError` listing
     every problem. `rules` maps a parameter to `check(value, params) -> message or None` (value ranges, choices), or
@@ -237,19 +280,10 @@ def plan_sweep(config, rules: dict | None = None) -> SweepPlan:
     if 'out_dir' not in specs:
         raise SweepConfigError(f"{nb.name} has no 'out_dir' parameter: an experiment notebook needs one "
                                "(and a cell tagged 'parameters')")
-    errors, planned, seen = [], [], set()
+    errors = []
     for r in _records(cfg.get('exclude'), 'exclude'): errors += check_params(specs, r, 'exclude')[1]
-    # a run is identified by its effective parameters: the notebook's defaults filled in, so that a run that
-    # spells out a default and one that leaves it out are the same run (and a changed default is a new run)
-    defaults = {k: s.default for k, s in specs.items() if s.literal and k != 'out_dir'}
-    for r in runs:
-        p, errs = check_params(specs, r)
-        errors += errs
-        p = {**defaults, **p}
-        if not errs: errors += [f"parameter '{k}' = {p[k]!r}: {msg}" for k, check in (rules or {}).items()
-                                if k in p and (msg := check(p[k], p))]
-        rid = run_id(nb, p)
-        if rid not in seen: seen.add(rid); planned.append((rid, p))
+    planned, run_errors = _plan_runs(nb, specs, runs, rules)
+    errors += run_errors
     if errors: raise SweepConfigError('invalid sweep:\n  ' + '\n  '.join(dict.fromkeys(errors)))
     timeout = cfg.get('timeout')
     if timeout is not None and not isinstance(timeout, (int, float)):
@@ -257,7 +291,7 @@ def plan_sweep(config, rules: dict | None = None) -> SweepPlan:
     return SweepPlan(nb, Path(cfg['runs_dir']).expanduser().absolute(), planned, cfg.get('kernel'), timeout,
                      cfg.get('name') or cfg.get('_name') or nb.stem)
 
-# %% ../nbs/08_sweep.ipynb #de67af79
+# %% ../nbs/08_sweep.ipynb #3b4e17d2
 @dataclass
 class RunResult:
     "Outcome of one run: `status` is 'ok', 'failed' or 'skipped' (finished before)"
@@ -271,14 +305,10 @@ class RunResult:
     @property
     def ok(self): return self.status != 'failed'
 
-def _defaults(notebook) -> dict:
-    "The notebook's literal parameter defaults (kept in `run.json`, to fill the results table)"
-    try: return {k: s.default for k, s in notebook_params(notebook).items() if s.literal and k != 'out_dir'}
-    except Exception: return {}
-
-_ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
-
-def _now(): return datetime.datetime.now().astimezone().isoformat(timespec='seconds')
+# %% ../nbs/08_sweep.ipynb #b87b0c7c
+def _now():
+    "The local time now, ISO 8601 to the second, with its UTC offset"
+    return datetime.datetime.now().astimezone().isoformat(timespec='seconds')
 
 def _proc_start(pid):
     "Start time of process `pid` (to tell a live process from a recycled pid), or None"
@@ -287,6 +317,7 @@ def _proc_start(pid):
         return psutil.Process(pid).create_time()
     except Exception: return None
 
+# %% ../nbs/08_sweep.ipynb #d720a6b6
 def _replace_dir(src: Path, dst: Path):
     "Rename `src` to `dst`, replacing an existing `dst`"
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -297,7 +328,11 @@ def _replace_dir(src: Path, dst: Path):
         shutil.rmtree(trash, ignore_errors=True)
     else: os.rename(src, dst)
 
+# %% ../nbs/08_sweep.ipynb #fdaf7526
+_ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+
 def _error_info(e: BaseException) -> dict:
+    "The `error.json` fields of exception `e`: type, message, and (for a failing cell) its index, source and traceback"
     from papermill.exceptions import PapermillExecutionError
     if isinstance(e, PapermillExecutionError):
         return {'type': e.ename, 'message': e.evalue, 'cell_index': e.cell_index, 'exec_count': e.exec_count,
@@ -305,6 +340,7 @@ def _error_info(e: BaseException) -> dict:
     return {'type': type(e).__name__, 'message': str(e), 'cell_index': None, 'exec_count': None,
             'cell_source': None, 'traceback': tb.format_exception(type(e), e, e.__traceback__)}
 
+# %% ../nbs/08_sweep.ipynb #826c77af
 def record_failure(runs_dir, rid: str, params: dict, error: dict, src: Path | None = None) -> Path:
     "Write `_failed/<rid>/` with `error.json` (and the contents of folder `src`, moved there)"
     runs_dir = Path(runs_dir)
@@ -317,6 +353,7 @@ def record_failure(runs_dir, rid: str, params: dict, error: dict, src: Path | No
     _replace_dir(src, dst)
     return dst
 
+# %% ../nbs/08_sweep.ipynb #4facc59d
 # Errors that may go away on a second try: the OS or the machine, not the experiment's own logic
 _TRANSIENT = {'OSError', 'IOError', 'FileNotFoundError', 'FileExistsError', 'BlockingIOError', 'InterruptedError',
               'TimeoutError', 'ConnectionError', 'ConnectionResetError', 'ConnectionAbortedError',
@@ -328,13 +365,49 @@ def is_transient(error: dict) -> bool:
         return error['type'] not in ('MissingMetricsError', 'CellTimeoutError', 'KeyboardInterrupt')
     return error['type'] in _TRANSIENT
 
+# %% ../nbs/08_sweep.ipynb #7ab846f8
 class MissingMetricsError(RuntimeError): "The experiment notebook finished without writing `out_dir/metrics.json`"
 
 # Kernels log a TCP-transport warning at start and an 'ERROR' line for the interrupt that every shutdown sends;
 # neither is a problem of the run. Errors of the run itself reach the sweep through papermill, and stay loud.
 KERNEL_ARGS = ['--IPKernelApp.log_level=CRITICAL']
 
-# %% ../nbs/08_sweep.ipynb #a409500b
+def _new_attempt(tmp: Path, info: dict, params: dict):
+    "Create an attempt's temporary folder `tmp` (`runs_dir/.tmp-<id>-<random>/`) with `run.json` (`info`) and `params.json`"
+    tmp.mkdir()
+    write_json(tmp/'run.json', info)
+    write_json(tmp/'params.json', params)
+
+def _papermill_run(notebook: Path, tmp: Path, params: dict, kernel: str | None, timeout: float | None, cwd):
+    "Execute `notebook` into `tmp/notebook.ipynb` with `params` and `out_dir=tmp`, in folder `cwd` (default: the notebook's)"
+    import papermill as pm
+    pm.execute_notebook(str(notebook), str(tmp/'notebook.ipynb'), parameters={**params, 'out_dir': str(tmp)},
+                        kernel_name=kernel, progress_bar=False, execution_timeout=timeout, extra_arguments=KERNEL_ARGS,
+                        resources={'metadata': {'path': str(Path(cwd or notebook.parent).absolute())}})
+    metrics = read_json(tmp/'metrics.json')
+    if not isinstance(metrics, dict):
+        raise MissingMetricsError(f"the notebook did not write a JSON object to out_dir/metrics.json (got {metrics!r})")
+
+# %% ../nbs/08_sweep.ipynb #84225ad7
+def _fail_run(runs_dir: Path, rid: str, params: dict, info: dict, tmp: Path, err: dict, first, secs: float) -> RunResult:
+    "Record the failed attempt in `tmp` (error `err`, after a retried error `first`) under `_failed/<rid>/`"
+    if first: err['first_attempt'] = first
+    write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'failed'})
+    dst = record_failure(runs_dir, rid, params, err, tmp)
+    return RunResult(rid, 'failed', params, dst, f"{err['type']}: {err['message']}", secs)
+
+def _keep_run(runs_dir: Path, rid: str, params: dict, info: dict, tmp: Path, first, secs: float, force: bool) -> RunResult:
+    "Rename the successful attempt in `tmp` to `runs_dir/<rid>/` and drop an earlier failure of the run"
+    write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'ok', 'retried_after': first})
+    final = runs_dir/rid
+    if _finished(final) and not force:  # another process finished the same run meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+        return RunResult(rid, 'skipped', params, final, None, secs)
+    _replace_dir(tmp, final)
+    shutil.rmtree(runs_dir/'_failed'/rid, ignore_errors=True)
+    return RunResult(rid, 'ok', params, final, None, secs)
+
+# %% ../nbs/08_sweep.ipynb #3a4cc1e8
 def run_experiment(notebook, params: dict, runs_dir, *, kernel: str | None = None, timeout: float | None = None,
                    cwd=None, force: bool = False, retries: int = 1, stop=None) -> RunResult:
     """Run `notebook` with `params` into `runs_dir/<run id>/`; failures go to `runs_dir/_failed/<run id>/`.
@@ -344,52 +417,31 @@ def run_experiment(notebook, params: dict, runs_dir, *, kernel: str | None = Non
     notebook, runs_dir = Path(notebook).absolute(), Path(runs_dir).absolute()
     params = {**_defaults(notebook), **params}  # the effective parameters identify the run (as in `plan_sweep`)
     rid = run_id(notebook, params)
-    final = runs_dir/rid
-    if not force and _finished(final): return RunResult(rid, 'skipped', params, final)
+    if not force and _finished(runs_dir/rid): return RunResult(rid, 'skipped', params, runs_dir/rid)
     t0, tmp, first = time.time(), None, None
     info = {'run_id': rid, 'notebook': str(notebook), 'host': socket.gethostname(), 'pid': os.getpid(),
             'pid_start': _proc_start(os.getpid()), 'started': _now()}
     try:
-        import papermill as pm
         info['defaults'] = _defaults(notebook)
         runs_dir.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, retries + 2):
             if stop is not None and stop.is_set(): raise KeyboardInterrupt
-            tmp = runs_dir/f'.tmp-{rid}-{secrets.token_hex(4)}'
-            tmp.mkdir()
             info['attempt'] = attempt
-            write_json(tmp/'run.json', info)
-            write_json(tmp/'params.json', params)
+            tmp = runs_dir/f'.tmp-{rid}-{secrets.token_hex(4)}'
+            _new_attempt(tmp, info, params)
             try:
-                pm.execute_notebook(str(notebook), str(tmp/'notebook.ipynb'), parameters={**params, 'out_dir': str(tmp)},
-                                    kernel_name=kernel, progress_bar=False, execution_timeout=timeout,
-                                    extra_arguments=KERNEL_ARGS,
-                                    resources={'metadata': {'path': str(Path(cwd or notebook.parent).absolute())}})
-                metrics = read_json(tmp/'metrics.json')
-                if not isinstance(metrics, dict):
-                    raise MissingMetricsError(f"the notebook did not write a JSON object to out_dir/metrics.json (got {metrics!r})")
+                _papermill_run(notebook, tmp, params, kernel, timeout, cwd)
                 break
             except Exception as e:
                 err = _error_info(e)
                 if (stop is not None and stop.is_set()) or err['type'] == 'KeyboardInterrupt':
                     raise KeyboardInterrupt from e  # interrupted, not failed
-                secs = time.time() - t0
                 if attempt <= retries and is_transient(err):
                     first = {k: err[k] for k in ('type', 'message')}
                     shutil.rmtree(tmp, ignore_errors=True); tmp = None
                     continue
-                if first: err['first_attempt'] = first
-                write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'failed'})
-                dst = record_failure(runs_dir, rid, params, err, tmp)
-                return RunResult(rid, 'failed', params, dst, f"{err['type']}: {err['message']}", secs)
-        secs = time.time() - t0
-        write_json(tmp/'run.json', {**info, 'finished': _now(), 'seconds': secs, 'status': 'ok', 'retried_after': first})
-        if _finished(final) and not force:  # another process finished the same run meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
-            return RunResult(rid, 'skipped', params, final, None, secs)
-        _replace_dir(tmp, final)
-        shutil.rmtree(runs_dir/'_failed'/rid, ignore_errors=True)
-        return RunResult(rid, 'ok', params, final, None, secs)
+                return _fail_run(runs_dir, rid, params, info, tmp, err, first, time.time() - t0)
+        return _keep_run(runs_dir, rid, params, info, tmp, first, time.time() - t0, force)
     except Exception as e:  # bookkeeping itself failed (disk full, permissions): report, never raise
         if tmp is not None: shutil.rmtree(tmp, ignore_errors=True)
         return RunResult(rid, 'failed', params, None, f"{type(e).__name__}: {e}", time.time() - t0)
@@ -397,8 +449,9 @@ def run_experiment(notebook, params: dict, runs_dir, *, kernel: str | None = Non
         if tmp is not None: shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-# %% ../nbs/08_sweep.ipynb #6e94f6e7
+# %% ../nbs/08_sweep.ipynb #3f2329aa
 def _alive(pid, start) -> bool:
+    "Whether process `pid`, started at `start` (None: unknown), still runs on this host"
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: return True
@@ -419,10 +472,11 @@ def clean_stale(runs_dir) -> list[Path]:
             shutil.rmtree(d, ignore_errors=True); removed.append(d)
     return removed
 
-# %% ../nbs/08_sweep.ipynb #f761ada3
+# %% ../nbs/08_sweep.ipynb #2e387d51
 _FIRST, _LAST = ['run_id', 'notebook', 'status'], ['error', 'seconds']
 
 def _row(rid, status, info, params, metrics, error):
+    "The results-table row of run `rid`: id, notebook, status, parameters (defaults filled in), metrics, error, seconds"
     row = {'run_id': rid, 'notebook': Path(info.get('notebook') or '').stem or None, 'status': status}
     params = {**(info.get('defaults') or {}), **params}
     for prefix, d in (('param.', params), ('metric.', metrics)):
@@ -430,6 +484,7 @@ def _row(rid, status, info, params, metrics, error):
     row['error'], row['seconds'] = error, info.get('seconds')
     return row
 
+# %% ../nbs/08_sweep.ipynb #fe15d36a
 def _arrow_safe(df):
     "Columns pyarrow can write: a column of mixed types becomes strings"
     import pyarrow as pa
@@ -441,24 +496,31 @@ def _arrow_safe(df):
                 df[c] = df[c].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
     return df
 
+# %% ../nbs/08_sweep.ipynb #66d1718b
+def _run_rows(runs_dir: Path) -> list[dict]:
+    "A row per finished run in `runs_dir`, then per failed run (`_failed/`) not finished since; unreadable runs warned of"
+    rows, done = [], set()
+    for d in runs_dir.iterdir():
+        if d.name.startswith(('.', '_')) or not d.is_dir(): continue
+        metrics = read_json(d/'metrics.json')
+        if not isinstance(metrics, dict):  # never a silently smaller table: say which run is unreadable
+            warnings.warn(f"{d/'metrics.json'} is missing or not a JSON object: run {d.name} is left out of the "
+                          "table and runs again in the next sweep", stacklevel=3)
+            continue
+        rows.append(_row(d.name, 'ok', read_json(d/'run.json', {}), read_json(d/'params.json', {}), metrics, None))
+        done.add(d.name)
+    for d in (runs_dir/'_failed').iterdir() if (runs_dir/'_failed').is_dir() else []:
+        if d.name in done or not d.is_dir(): continue
+        err = read_json(d/'error.json', {})
+        msg = f"{err.get('type', 'Error')}: {err.get('message', '(no error.json)')}"
+        rows.append(_row(d.name, 'failed', read_json(d/'run.json', {}), read_json(d/'params.json', {}), {}, msg))
+    return rows
+
+# %% ../nbs/08_sweep.ipynb #f4279c44
 def collect_results(runs_dir, write: bool = True) -> pd.DataFrame:
     "One row per finished or failed run in `runs_dir`; written to `results.parquet`/`results.csv` if `write`"
-    runs_dir, rows, done = Path(runs_dir), [], set()
-    if runs_dir.is_dir():
-        for d in runs_dir.iterdir():
-            if d.name.startswith(('.', '_')) or not d.is_dir(): continue
-            metrics = read_json(d/'metrics.json')
-            if not isinstance(metrics, dict):  # never a silently smaller table: say which run is unreadable
-                warnings.warn(f"{d/'metrics.json'} is missing or not a JSON object: run {d.name} is left out of the "
-                              "table and runs again in the next sweep", stacklevel=2)
-                continue
-            rows.append(_row(d.name, 'ok', read_json(d/'run.json', {}), read_json(d/'params.json', {}), metrics, None))
-            done.add(d.name)
-        for d in (runs_dir/'_failed').iterdir() if (runs_dir/'_failed').is_dir() else []:
-            if d.name in done or not d.is_dir(): continue
-            err = read_json(d/'error.json', {})
-            msg = f"{err.get('type', 'Error')}: {err.get('message', '(no error.json)')}"
-            rows.append(_row(d.name, 'failed', read_json(d/'run.json', {}), read_json(d/'params.json', {}), {}, msg))
+    runs_dir = Path(runs_dir)
+    rows = _run_rows(runs_dir) if runs_dir.is_dir() else []
     rows.sort(key=lambda r: r['run_id'])
     df = pd.DataFrame(rows, columns=None if rows else _FIRST + _LAST)
     df = df[_FIRST + [c for c in df.columns if c not in _FIRST + _LAST] + _LAST]
@@ -478,19 +540,7 @@ def read_results(path) -> pd.DataFrame:
         raise ValueError(f"{path}: not a readable results table ({type(e).__name__}: {e}). It is rebuilt from the run "
                          f"folders by collect_results('{path.parent}') or by running the sweep again.") from e
 
-# %% ../nbs/08_sweep.ipynb #4e1bafa7
-def _dask_client(scheduler, workers, dask_kwargs, resources=None):
-    "(client, things to close); a `LocalCluster` started here advertises `resources` on each worker"
-    from distributed import Client, LocalCluster
-    if isinstance(scheduler, Client): return scheduler, []
-    if scheduler is None:
-        cluster = LocalCluster(**{'n_workers': workers, 'threads_per_worker': 1, 'dashboard_address': None,
-                                  **({'resources': dict(resources)} if resources else {}), **(dask_kwargs or {})})
-        client = Client(cluster)
-        return client, [client, cluster]
-    client = Client(scheduler)  # an address, or a cluster object
-    return client, [client]
-
+# %% ../nbs/08_sweep.ipynb #9c824bbc
 def parse_resources(text) -> dict:
     "Dask worker resources from the command line's `GPU=1,MEM=2` (a dict passes through; '' or 'none': none)"
     if isinstance(text, dict): return dict(text)
@@ -505,6 +555,20 @@ def parse_resources(text) -> dict:
         out[k.strip()] = int(n) if n == int(n) else n
     return out
 
+# %% ../nbs/08_sweep.ipynb #821e2ad5
+def _dask_client(scheduler, workers, dask_kwargs, resources=None):
+    "(client, things to close); a `LocalCluster` started here advertises `resources` on each worker"
+    from distributed import Client, LocalCluster
+    if isinstance(scheduler, Client): return scheduler, []
+    if scheduler is None:
+        cluster = LocalCluster(**{'n_workers': workers, 'threads_per_worker': 1, 'dashboard_address': None,
+                                  **({'resources': dict(resources)} if resources else {}), **(dask_kwargs or {})})
+        client = Client(cluster)
+        return client, [client, cluster]
+    client = Client(scheduler)  # an address, or a cluster object
+    return client, [client]
+
+# %% ../nbs/08_sweep.ipynb #d077ac7c
 def _check_resources(client, resources):
     "Fail (before submitting) when the scheduler has workers but none offers `resources`: the runs would wait forever"
     if not resources: return
@@ -517,6 +581,7 @@ def _check_resources(client, resources):
                            f"{len(workers)} worker(s) offers them (they offer: {', '.join(have)}). Start workers with "
                            f"`dask worker ADDR --nthreads 1 --resources {want}` (one per GPU), or run without resources.")
 
+# %% ../nbs/08_sweep.ipynb #a1341e4a
 def _kill_kernels():
     "Kill the Jupyter kernels this process started (on Ctrl-C: their runs are abandoned)"
     try:
@@ -527,37 +592,45 @@ def _kill_kernels():
             except psutil.Error: pass
     except ImportError: pass
 
+# %% ../nbs/08_sweep.ipynb #7023d9b9
+def _execute_local(todo, run, workers: int):
+    "Yield a `RunResult` for every `(rid, params)` in `todo`, one after another or on `workers` threads; on Ctrl-C, stop every run and re-raise"
+    if workers <= 1:
+        for rid, p in todo: yield run(p)
+        return
+    ex, futs = cf.ThreadPoolExecutor(workers), {}
+    try:
+        for rid, p in todo: futs[ex.submit(run, p)] = (rid, p)
+        for f in cf.as_completed(futs): yield f.result()
+    except BaseException:  # Ctrl-C (or the caller stopped early): abandon the running runs, cleanly
+        run.stop.set()
+        ex.shutdown(wait=False, cancel_futures=True)
+        _kill_kernels()
+        cf.wait(futs, timeout=60)  # their threads remove their temporary folders
+        raise
+    finally: ex.shutdown(wait=False)
+
+# %% ../nbs/08_sweep.ipynb #e182aaad
+def _execute_dask(todo, run, workers, scheduler, dask_kwargs, resources):
+    "Yield a `RunResult` per run of `todo` as Dask workers finish them, or `('lost', (rid, params), error)` for a lost run"
+    from distributed import as_completed
+    client, close = _dask_client(scheduler, workers, dask_kwargs, resources)
+    try:
+        _check_resources(client, resources)
+        futs = {client.submit(run, p, pure=False, resources=dict(resources) if resources else None): (rid, p)
+                for rid, p in todo}
+        for f in as_completed(futs):
+            try: yield f.result()
+            except Exception as e:  # the worker died or the task was lost: record it here
+                yield ('lost', futs[f], e)
+    finally:
+        for c in close: c.close()
+
 def _execute(todo, run, executor, workers, scheduler, dask_kwargs, resources=None):
     """Yield a `RunResult` for every `(rid, params)` in `todo` as runs finish; on Ctrl-C, stop every run and re-raise.
     With dask, each run asks a worker for `resources` (Dask worker resources, e.g. `{'GPU': 1}`)."""
-    if executor == 'local':
-        if workers <= 1:
-            for rid, p in todo: yield run(p)
-            return
-        ex, futs = cf.ThreadPoolExecutor(workers), {}
-        try:
-            for rid, p in todo: futs[ex.submit(run, p)] = (rid, p)
-            for f in cf.as_completed(futs): yield f.result()
-        except BaseException:  # Ctrl-C (or the caller stopped early): abandon the running runs, cleanly
-            run.stop.set()
-            ex.shutdown(wait=False, cancel_futures=True)
-            _kill_kernels()
-            cf.wait(futs, timeout=60)  # their threads remove their temporary folders
-            raise
-        finally: ex.shutdown(wait=False)
-    elif executor == 'dask':
-        from distributed import as_completed
-        client, close = _dask_client(scheduler, workers, dask_kwargs, resources)
-        try:
-            _check_resources(client, resources)
-            futs = {client.submit(run, p, pure=False, resources=dict(resources) if resources else None): (rid, p)
-                    for rid, p in todo}
-            for f in as_completed(futs):
-                try: yield f.result()
-                except Exception as e:  # the worker died or the task was lost: record it here
-                    yield ('lost', futs[f], e)
-        finally:
-            for c in close: c.close()
+    if executor == 'local': yield from _execute_local(todo, run, workers)
+    elif executor == 'dask': yield from _execute_dask(todo, run, workers, scheduler, dask_kwargs, resources)
     else: raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
 
 # %% ../nbs/08_sweep.ipynb #2a320a03
@@ -571,64 +644,7 @@ def fmt_duration(s: float) -> str:
     "`s` seconds, readably: '45 s', '12 min', '3.5 h'"
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 90 * 60 else f"{s / 3600:.1f} h"
 
-# %% ../nbs/08_sweep.ipynb #dee207f4
-def _varying(runs) -> list[str]:
-    "The parameters whose values differ between runs (they name a run in progress lines); folders (`*_dir`) left out"
-    keys = dict.fromkeys(k for _, p in runs for k in p if not k.endswith('_dir'))
-    return [k for k in keys if len({canonical_json(p.get(k)) for _, p in runs}) > 1]
-
-def _say(msg: str):
-    print(msg, file=sys.stderr, flush=True)
-
-def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None, progress: bool = True, *,
-              force: bool = False, retries: int = 1, dask_kwargs: dict | None = None,
-              resources: dict | None = None) -> pd.DataFrame:
-    """Run every run of sweep `config` (path, dict or `SweepPlan`) not finished yet; returns (and writes) the results
-    table. Progress: a tqdm bar on a terminal, otherwise one line per finished run. `resources`: the Dask worker
-    resources each run needs (`{'GPU': 1}`: one GPU per run), with `executor='dask'`."""
-    if executor not in ('local', 'dask'): raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
-    if scheduler is not None and executor != 'dask': raise SweepConfigError("a scheduler needs executor='dask'")
-    resources = parse_resources(resources)
-    if resources and executor != 'dask':
-        raise SweepConfigError("resources are Dask worker resources: they need executor='dask' (a local sweep runs "
-                               "`workers` runs at a time on this machine)")
-    plan = config if isinstance(config, SweepPlan) else plan_sweep(config)
-    plan.runs_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(plan.runs_dir)
-    todo = [(rid, p) for rid, p in plan.runs if force or plan.state(rid) != 'done']
-    counts = {'done': 0, 'skipped': len(plan.runs) - len(todo), 'failed': 0}
-    # notebooks run in the folder the sweep was started from, as `runs_dir` is read from it (never beside an
-    # installed notebook, in site-packages)
-    run = _Runner(plan.notebook, plan.runs_dir, plan.kernel, plan.timeout, force, retries, Path.cwd())
-    tty, named = sys.stderr.isatty(), _varying(plan.runs)
-    if progress and not tty:
-        _say(f"{plan.name}: {len(plan.runs)} runs, {counts['skipped']} finished earlier, {len(todo)} to run")
-    try:
-        with tqdm(total=len(plan.runs), initial=counts['skipped'], desc=plan.name, unit='run', leave=True,
-                  disable=not (progress and tty), dynamic_ncols=True) as bar:
-            bar.set_postfix(counts)
-            workers, secs = max(1, int(workers)), []  # wall times of the runs done or failed in this call
-            for n, res in enumerate(_execute(todo, run, executor, workers, scheduler, dask_kwargs, resources) if todo else [], 1):
-                if isinstance(res, tuple):  # lost on a dask worker
-                    _, (rid, p), e = res
-                    err = _error_info(e)
-                    record_failure(plan.runs_dir, rid, p, err)
-                    res = RunResult(rid, 'failed', p, None, f"{err['type']}: {err['message']}")
-                counts[{'ok': 'done', 'skipped': 'skipped'}.get(res.status, 'failed')] += 1
-                if res.status != 'skipped': secs.append(res.seconds)
-                left = time_left(secs, len(todo) - n, workers)
-                eta = {} if left is None else {'left': fmt_duration(left)}
-                what = ' '.join(f"{k}={res.params.get(k)}" for k in named)
-                if res.status == 'failed': bar.write(f"{plan.name}: run {res.run_id} ({what}) failed: {res.error}", file=sys.stderr)
-                elif progress and not tty:
-                    _say(f"{plan.name}: {counts['done'] + counts['failed']}/{len(todo)} run {res.run_id} ({what}) "
-                         f"{res.status} in {res.seconds:.0f} s" + (f"; about {eta['left']} left" if eta else ''))
-                bar.set_postfix({**counts, **eta}, refresh=False); bar.update()
-    finally:  # also on Ctrl-C: the table holds every run finished so far
-        table = collect_results(plan.runs_dir)
-    table.attrs['counts'] = counts  # what this call did: runs done, skipped (finished before), failed
-    return table
-
+# %% ../nbs/08_sweep.ipynb #ccdaa206
 @dataclass
 class _Runner:
     "`run_experiment` with the sweep's settings bound: a picklable callable of `params`"
@@ -646,14 +662,87 @@ class _Runner:
         return run_experiment(self.notebook, params, self.runs_dir, kernel=self.kernel, timeout=self.timeout,
                               force=self.force, retries=self.retries, stop=self.stop, cwd=self.cwd)
 
-# %% ../nbs/08_sweep.ipynb #4bb11f2b
+# %% ../nbs/08_sweep.ipynb #45473d49
+def _check_executor(executor: str, scheduler, resources) -> dict:
+    "Check that the executor settings go together before anything runs; the parsed `resources`"
+    if executor not in ('local', 'dask'): raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
+    if scheduler is not None and executor != 'dask': raise SweepConfigError("a scheduler needs executor='dask'")
+    resources = parse_resources(resources)
+    if resources and executor != 'dask':
+        raise SweepConfigError("resources are Dask worker resources: they need executor='dask' (a local sweep runs "
+                               "`workers` runs at a time on this machine)")
+    return resources
+
+# %% ../nbs/08_sweep.ipynb #7b9e3b55
+def _lost_run(runs_dir, rid: str, params: dict, e: BaseException) -> RunResult:
+    "Record run `rid`, lost on a Dask worker with error `e`, as failed"
+    err = _error_info(e)
+    record_failure(runs_dir, rid, params, err)
+    return RunResult(rid, 'failed', params, None, f"{err['type']}: {err['message']}")
+
+# %% ../nbs/08_sweep.ipynb #49914182
+def _varying(runs) -> list[str]:
+    "The parameters whose values differ between runs (they name a run in progress lines); folders (`*_dir`) left out"
+    keys = dict.fromkeys(k for _, p in runs for k in p if not k.endswith('_dir'))
+    return [k for k in keys if len({canonical_json(p.get(k)) for _, p in runs}) > 1]
+
+def _say(msg: str):
+    "A progress line on stderr, flushed at once"
+    print(msg, file=sys.stderr, flush=True)
+
+def _report(bar, name: str, res: RunResult, counts: dict, n_todo: int, named: list[str], eta: dict, lines: bool):
+    "Say how run `res` ended: a failure through `bar`, and with `lines` (no terminal) every run with the time left"
+    what = ' '.join(f"{k}={res.params.get(k)}" for k in named)
+    if res.status == 'failed': bar.write(f"{name}: run {res.run_id} ({what}) failed: {res.error}", file=sys.stderr)
+    elif lines:
+        _say(f"{name}: {counts['done'] + counts['failed']}/{n_todo} run {res.run_id} ({what}) "
+             f"{res.status} in {res.seconds:.0f} s" + (f"; about {eta['left']} left" if eta else ''))
+
+# %% ../nbs/08_sweep.ipynb #73b09000
+def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None, progress: bool = True, *,
+              force: bool = False, retries: int = 1, dask_kwargs: dict | None = None,
+              resources: dict | None = None) -> pd.DataFrame:
+    """Run every run of sweep `config` (path, dict or `SweepPlan`) not finished yet; returns (and writes) the results
+    table. Progress: a tqdm bar on a terminal, otherwise one line per finished run. `resources`: the Dask worker
+    resources each run needs (`{'GPU': 1}`: one GPU per run), with `executor='dask'`."""
+    resources = _check_executor(executor, scheduler, resources)
+    plan = config if isinstance(config, SweepPlan) else plan_sweep(config)
+    plan.runs_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(plan.runs_dir)
+    todo = [(rid, p) for rid, p in plan.runs if force or plan.state(rid) != 'done']
+    counts = {'done': 0, 'skipped': len(plan.runs) - len(todo), 'failed': 0}
+    # notebooks run in the folder the sweep was started from, as `runs_dir` is read from it (never beside an
+    # installed notebook, in site-packages)
+    run = _Runner(plan.notebook, plan.runs_dir, plan.kernel, plan.timeout, force, retries, Path.cwd())
+    tty, named = sys.stderr.isatty(), _varying(plan.runs)
+    if progress and not tty:
+        _say(f"{plan.name}: {len(plan.runs)} runs, {counts['skipped']} finished earlier, {len(todo)} to run")
+    try:
+        with tqdm(total=len(plan.runs), initial=counts['skipped'], desc=plan.name, unit='run', leave=True,
+                  disable=not (progress and tty), dynamic_ncols=True) as bar:
+            bar.set_postfix(counts)
+            workers, secs = max(1, int(workers)), []  # wall times of the runs done or failed in this call
+            for n, res in enumerate(_execute(todo, run, executor, workers, scheduler, dask_kwargs, resources) if todo else [], 1):
+                if isinstance(res, tuple): res = _lost_run(plan.runs_dir, *res[1], res[2])  # lost on a dask worker
+                counts[{'ok': 'done', 'skipped': 'skipped'}.get(res.status, 'failed')] += 1
+                if res.status != 'skipped': secs.append(res.seconds)
+                left = time_left(secs, len(todo) - n, workers)
+                eta = {} if left is None else {'left': fmt_duration(left)}
+                _report(bar, plan.name, res, counts, len(todo), named, eta, progress and not tty)
+                bar.set_postfix({**counts, **eta}, refresh=False); bar.update()
+    finally:  # also on Ctrl-C: the table holds every run finished so far
+        table = collect_results(plan.runs_dir)
+    table.attrs['counts'] = counts  # what this call did: runs done, skipped (finished before), failed
+    return table
+
+# %% ../nbs/08_sweep.ipynb #4df089fe
 def _resume_hint(prog: str, argv: list[str]) -> str:
+    "The line that tells how to resume: the same command again"
     import shlex
     return f"resume with: {prog} {shlex.join(argv)}  (finished runs are skipped; failed and unfinished ones run again)"
 
-def sweep_main(argv: list[str] | None = None, rules: dict | None = None) -> int:
-    "CLI: `kdfair sweep CONFIG [--executor local|dask] [--scheduler ADDR] [--resources GPU=1] [--workers N] [--dry-run]`"
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _sweep_parser() -> argparse.ArgumentParser:
+    "The options of `kdfair sweep`"
     ap = argparse.ArgumentParser(prog='kdfair sweep', description='Run an experiment notebook over a parameter grid.')
     ap.add_argument('config', help='sweep config (.yaml, .yml or .toml)')
     ap.add_argument('--executor', choices=['local', 'dask'], default='local')
@@ -663,16 +752,38 @@ def sweep_main(argv: list[str] | None = None, rules: dict | None = None) -> int:
     ap.add_argument('--dry-run', action='store_true', help='validate and list the runs; run nothing')
     ap.add_argument('--force', action='store_true', help='run finished runs again')
     ap.add_argument('--no-progress', action='store_true', help='no progress bar')
-    args = ap.parse_args(argv)
+    return ap
+
+# %% ../nbs/08_sweep.ipynb #cedce9ca
+def _dry_run(plan: SweepPlan):
+    "Print the notebook, the runs folder and every run of `plan` with its state; run nothing"
+    t = plan.table()
+    n = t.state.value_counts()
+    print(f"notebook: {plan.notebook}\nruns_dir: {plan.runs_dir}\n{len(t)} runs: {n.get('done', 0)} done, "
+          f"{n.get('failed', 0)} failed before, {n.get('todo', 0)} to run")
+    with pd.option_context('display.max_rows', None, 'display.width', 200):
+        print(t.to_string(index=False))
+
+def _sweep_summary(df: pd.DataFrame, plan: SweepPlan, argv: list[str]) -> int:
+    "Print how the runs of `plan` ended (and how to resume after a failure); the exit status: 1 if one failed, else 0"
+    mine = df[df.run_id.isin([r for r, _ in plan.runs])]
+    failed = mine[mine.status == 'failed']
+    print(f"{len(mine) - len(failed)} ok, {len(failed)} failed; results: {plan.runs_dir/'results.parquet'}")
+    if len(failed):
+        r = failed.iloc[0]
+        print(f"run {r.run_id} failed: {r.error}  (details: {plan.runs_dir/'_failed'/r.run_id/'error.json'})\n"
+              f"{_resume_hint('kdfair sweep', argv)}", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+# %% ../nbs/08_sweep.ipynb #de4d8e74
+def sweep_main(argv: list[str] | None = None, rules: dict | None = None) -> int:
+    "CLI: `kdfair sweep CONFIG [--executor local|dask] [--scheduler ADDR] [--resources GPU=1] [--workers N] [--dry-run]`"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _sweep_parser().parse_args(argv)
     try:
         plan = plan_sweep(args.config, rules=rules)
         if args.dry_run:
-            t = plan.table()
-            n = t.state.value_counts()
-            print(f"notebook: {plan.notebook}\nruns_dir: {plan.runs_dir}\n{len(t)} runs: {n.get('done', 0)} done, "
-                  f"{n.get('failed', 0)} failed before, {n.get('todo', 0)} to run")
-            with pd.option_context('display.max_rows', None, 'display.width', 200):
-                print(t.to_string(index=False))
+            _dry_run(plan)
             return 0
         df = run_sweep(plan, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                        progress=not args.no_progress, force=args.force, resources=args.resources)
@@ -682,11 +793,4 @@ def sweep_main(argv: list[str] | None = None, rules: dict | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nkdfair sweep: interrupted; the finished runs are kept.\n{_resume_hint('kdfair sweep', argv)}", file=sys.stderr)
         return 130
-    mine = df[df.run_id.isin([r for r, _ in plan.runs])]
-    failed = mine[mine.status == 'failed']
-    print(f"{len(mine) - len(failed)} ok, {len(failed)} failed; results: {plan.runs_dir/'results.parquet'}")
-    if len(failed):
-        r = failed.iloc[0]
-        print(f"run {r.run_id} failed: {r.error}  (details: {plan.runs_dir/'_failed'/r.run_id/'error.json'})\n"
-              f"{_resume_hint('kdfair sweep', argv)}", file=sys.stderr)
-    return 1 if len(failed) else 0
+    return _sweep_summary(df, plan, argv)
