@@ -10,6 +10,7 @@ import io, math
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 
 from .metrics import plot_disparity
 from .results import METHOD_NAMES, Study, _method_order, select
@@ -18,8 +19,9 @@ from .tables import _chosen_lambda, _close, class_disparity
 # %% auto #0
 __all__ = ['StudyExplorer', 'explorer']
 
-# %% ../nbs/15_explorer.ipynb #d9bda9f1
+# %% ../nbs/15_explorer.ipynb #8f05daf5
 def _png(fig, dpi=80) -> bytes:
+    "`fig` as PNG bytes (for an `Image` widget)."
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
     return buf.getvalue()
@@ -31,28 +33,86 @@ def _image_of(ds, i) -> np.ndarray:
     mean, std = (np.asarray(s, np.float32).reshape(-1, 1, 1) for s in ds.stats)
     return np.clip(x.numpy() * std + mean, 0, 1).transpose(1, 2, 0)
 
+# %% ../nbs/15_explorer.ipynb #ee077aa3
+def _explorable_runs(study: Study, adv_mode: str = 'grl') -> pd.DataFrame:
+    "The unpruned student runs, without adversary (λ = 0) or with the adversary `adv_mode`; ValueError if there are none."
+    runs = study.students_where(sparsity=0.0)
+    runs = runs[(runs.lam == 0) | (runs.adv_mode == adv_mode)]
+    if runs.empty: raise ValueError("the study has no unpruned student runs to explore")
+    return runs
+
+# %% ../nbs/15_explorer.ipynb #cc05b1af
+def _controls(runs: pd.DataFrame, default_T: float, n_images: int = 12) -> dict:
+    "The explorer's widgets: method, T, λ and seed (the values `runs` has), the number of images and which to show."
+    import ipywidgets as W
+    methods = _method_order(runs.method.unique())
+    opt = lambda c: sorted(float(v) if c != 'seed' else int(v) for v in runs[c].unique())
+    lab = lambda m: f"{m} ({METHOD_NAMES.get(m, m)})"
+    return dict(method=W.Dropdown(options=[(lab(m), m) for m in methods], value='kd' if 'kd' in methods else methods[0],
+                                  description='method'),
+                T=W.Dropdown(options=opt('T'), value=default_T if default_T in opt('T') else opt('T')[0], description='T'),
+                lam=W.SelectionSlider(options=opt('lam'), value=opt('lam')[0], description='λ'),
+                seed=W.Dropdown(options=opt('seed'), value=opt('seed')[0], description='seed'),
+                n_images=W.IntSlider(value=n_images, min=0, max=48, step=4, description='images'),
+                pick=W.ToggleButtons(options=['disagreements', 'random'], value='disagreements', description='show'))
+
+# %% ../nbs/15_explorer.ipynb #59facdab
+_SHOWN = ['accuracy', 'macro_f1', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'agreement', 'cka']
+
+def _metrics_html(models: dict, keys=_SHOWN) -> str:
+    "An HTML table of the metrics `keys` (rows) of each model (columns; `{name: row or None}`), '–' where missing."
+    head = ''.join(f'<th>{n}</th>' for n in models)
+    body = ''.join(f"<tr><td>{k}</td>" + ''.join(
+        f"<td>{'–' if r is None or k not in r or pd.isna(r[k]) else format(float(r[k]), '.3f')}</td>"
+        for r in models.values()) + '</tr>' for k in keys)
+    return f"<table><tr><th></th>{head}</tr>{body}</table>"
+
+# %% ../nbs/15_explorer.ipynb #9ddf50fd
+def _disparity_png(study: Study, models: dict) -> bytes:
+    "The per-class disparity bars of each model's run (`{name: row or None}`; None left out), as PNG."
+    import matplotlib.pyplot as plt
+    D = {n: class_disparity(study, [r.run_id]) for n, r in models.items() if r is not None}
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * study.n_classes * len(D) / 2), 3.2))
+    plot_disparity(D, class_names=study.class_names, ax=ax)
+    return _png(_close(fig))
+
+# %% ../nbs/15_explorer.ipynb #1c2c7cd8
+def _pick_images(P: dict, n: int, pick: str, seed: int) -> np.ndarray:
+    """Rows of the predictions `P` (`{model: predictions}`, the teacher's `'T'` first) to show: `n` of a random order
+    of `seed`, those where the models disagree or err first if `pick == 'disagreements'`."""
+    preds = np.stack([p['pred'].to_numpy() for p in P.values()])
+    order = np.random.default_rng(seed).permutation(preds.shape[1])
+    if pick == 'disagreements':
+        dis = (preds != preds[:1]).any(0) | (preds != P['T']['y'].to_numpy()).any(0)
+        order = np.concatenate([order[dis[order]], order[~dis[order]]])
+    return order[:n]
+
+# %% ../nbs/15_explorer.ipynb #750ab740
+def _image_grid(study: Study, ds, P: dict, rows, n: int) -> bytes:
+    "Test images `rows` of `ds` in a grid of `n` places, each with its class, group and the predictions `P`, as PNG."
+    import matplotlib.pyplot as plt
+    names, groups = study.class_names or [str(c) for c in range(study.n_classes)], getattr(ds, 'groups', ['a=0', 'a=1'])
+    cols = min(6, n); nr = math.ceil(n / cols)
+    fig, axs = plt.subplots(nr, cols, figsize=(1.9 * cols, 2.3 * nr), squeeze=False)
+    for ax in axs.ravel(): ax.axis('off')
+    for ax, j in zip(axs.ravel(), rows):
+        i, y, a = (int(P['T'][c].iloc[j]) for c in ('idx', 'y', 'a'))
+        ax.imshow(_image_of(ds, i), interpolation='nearest')
+        lines = [f"{names[y]} | {groups[a] if a >= 0 else '-'}"] + [
+            f"{k}: {names[int(P[k]['pred'].iloc[j])]}" + ('' if int(P[k]['pred'].iloc[j]) == y else ' ✗') for k in P]
+        ax.set_title('\n'.join(lines), fontsize=6.5)
+    fig.tight_layout()
+    return _png(_close(fig))
+
+# %% ../nbs/15_explorer.ipynb #63b1f4ae
 class StudyExplorer:
     "Builds the explorer panel (`.widget`) for a `Study`; `.select(method=, T=, lam=, seed=)` updates it."
     def __init__(self, study: Study, n_images: int = 12, max_acc_drop: float = 0.3, adv_mode: str = 'grl'):
         import ipywidgets as W
-        self.study, self.adv_mode = study, adv_mode
-        self.runs = study.students_where(sparsity=0.0)
-        self.runs = self.runs[(self.runs.lam == 0) | (self.runs.adv_mode == adv_mode)]
-        if self.runs.empty: raise ValueError("the study has no unpruned student runs to explore")
+        self.study, self.adv_mode, self.runs = study, adv_mode, _explorable_runs(study, adv_mode)
         b = _chosen_lambda(study, max_acc_drop, adv_mode)
         self.best_lam = None if b is None else b['lam']
-        methods = _method_order(self.runs.method.unique())
-        opt = lambda c: sorted(float(v) if c != 'seed' else int(v) for v in self.runs[c].unique())
-        lab = lambda m: f"{m} ({METHOD_NAMES.get(m, m)})"
-        self.w = dict(method=W.Dropdown(options=[(lab(m), m) for m in methods], value='kd' if 'kd' in methods else methods[0],
-                                        description='method'),
-                      T=W.Dropdown(options=opt('T'), value=study.default_T if study.default_T in opt('T') else opt('T')[0],
-                                   description='T'),
-                      lam=W.SelectionSlider(options=opt('lam'), value=opt('lam')[0], description='λ'),
-                      seed=W.Dropdown(options=opt('seed'), value=opt('seed')[0], description='seed'),
-                      n_images=W.IntSlider(value=n_images, min=0, max=48, step=4, description='images'),
-                      pick=W.ToggleButtons(options=['disagreements', 'random'], value='disagreements',
-                                           description='show'))
+        self.w = _controls(self.runs, study.default_T, n_images)
         self.status, self.metrics = W.HTML(), W.HTML()
         self.bars, self.grid = W.Image(format='png'), W.Image(format='png')
         self.widget = W.VBox([W.HBox([self.w['method'], self.w['T']]), W.HBox([self.w['lam'], self.w['seed']]),
@@ -79,65 +139,43 @@ class StudyExplorer:
         finally: self._hold = False
         return self.update()
 
-    def update(self, *_):
-        "Redraw for the current selection; returns the selected run's row (None if there is no such run)."
-        if self._hold: return None
-        import matplotlib.pyplot as plt
-        s, v = self.study, {k: w.value for k, w in self.w.items()}
-        run = self.run_for(v['method'], v['T'], v['lam'], v['seed'])
-        if run is None:
-            self.status.value = (f"<b>No run</b> with method={v['method']}, T={v['T']:g}, λ={v['lam']:g}, "
-                                 f"seed={v['seed']} (KD runs with an adversary exist only at some T; try λ = 0).")
-            self.metrics.value, self.bars.value, self.grid.value = '', b'', b''
-            return None
-        base = self.run_for(v['method'], v['T'], 0.0, v['seed'])
-        deb_lam = v['lam'] if v['lam'] > 0 else self.best_lam
-        deb = None if deb_lam is None else self.run_for(v['method'], v['T'], deb_lam, v['seed'])
-        tid = run['teacher_id'] if isinstance(run['teacher_id'], str) else s.teacher_runs('source').run_id.iloc[0]
-        models = {'teacher': s.row(tid), 'student (λ = 0)': base, f"selected (λ = {v['lam']:g})": run}
-        if deb is not None and deb.run_id != run.run_id: models[f"debiased (λ = {deb_lam:g})"] = deb
-        keys = ['accuracy', 'macro_f1', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'agreement', 'cka']
-        head = ''.join(f'<th>{n}</th>' for n in models)
-        body = ''.join(f"<tr><td>{k}</td>" + ''.join(
-            f"<td>{'–' if r is None or k not in r or pd.isna(r[k]) else format(float(r[k]), '.3f')}</td>"
-            for r in models.values()) + '</tr>' for k in keys)
-        self.metrics.value = f"<table><tr><th></th>{head}</tr>{body}</table>"
-        self.status.value = f"run <code>{run.run_id}</code>: {METHOD_NAMES.get(run.method, run.method)}, T = {run['T']:g}, λ = {run.lam:g}, seed {run.seed}"
-        D = {n: class_disparity(s, [r.run_id]) for n, r in models.items() if r is not None}
-        fig, ax = plt.subplots(figsize=(max(6, 0.5 * s.n_classes * len(D) / 2), 3.2))
-        plot_disparity(D, class_names=s.class_names, ax=ax)
-        self.bars.value = _png(_close(fig))
-        self.grid.value = self._grid(tid, base, deb, v['n_images'], v['pick'], v['seed'])
-        return run
+# %% ../nbs/15_explorer.ipynb #d3739dba
+@patch
+def update(self: StudyExplorer, *_):
+    "Redraw for the current selection; returns the selected run's row (None if there is no such run)."
+    if self._hold: return None
+    s, v = self.study, {k: w.value for k, w in self.w.items()}
+    run = self.run_for(v['method'], v['T'], v['lam'], v['seed'])
+    if run is None:
+        self.status.value = (f"<b>No run</b> with method={v['method']}, T={v['T']:g}, λ={v['lam']:g}, "
+                             f"seed={v['seed']} (KD runs with an adversary exist only at some T; try λ = 0).")
+        self.metrics.value, self.bars.value, self.grid.value = '', b'', b''
+        return None
+    base = self.run_for(v['method'], v['T'], 0.0, v['seed'])
+    deb_lam = v['lam'] if v['lam'] > 0 else self.best_lam
+    deb = None if deb_lam is None else self.run_for(v['method'], v['T'], deb_lam, v['seed'])
+    tid = run['teacher_id'] if isinstance(run['teacher_id'], str) else s.teacher_runs('source').run_id.iloc[0]
+    models = {'teacher': s.row(tid), 'student (λ = 0)': base, f"selected (λ = {v['lam']:g})": run}
+    if deb is not None and deb.run_id != run.run_id: models[f"debiased (λ = {deb_lam:g})"] = deb
+    self.metrics.value = _metrics_html(models)
+    self.status.value = f"run <code>{run.run_id}</code>: {METHOD_NAMES.get(run.method, run.method)}, T = {run['T']:g}, λ = {run.lam:g}, seed {run.seed}"
+    self.bars.value = _disparity_png(s, models)
+    self.grid.value = self._grid(tid, base, deb, v['n_images'], v['pick'], v['seed'])
+    return run
 
-    def _grid(self, tid, base, deb, n, pick, seed) -> bytes:
-        import matplotlib.pyplot as plt
-        s = self.study
-        ds = s.test_set() if n > 0 else None
-        if ds is None: return b''
-        P = {'T': s.predictions(tid)}
-        if base is not None: P['S'] = s.predictions(base.run_id)
-        if deb is not None: P['D'] = s.predictions(deb.run_id)
-        preds = np.stack([p['pred'].to_numpy() for p in P.values()])
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(preds.shape[1])
-        if pick == 'disagreements':
-            dis = (preds != preds[:1]).any(0) | (preds != P['T']['y'].to_numpy()).any(0)
-            order = np.concatenate([order[dis[order]], order[~dis[order]]])
-        rows_ = order[:n]
-        names, groups = s.class_names or [str(c) for c in range(s.n_classes)], getattr(ds, 'groups', ['a=0', 'a=1'])
-        cols = min(6, n); nr = math.ceil(n / cols)
-        fig, axs = plt.subplots(nr, cols, figsize=(1.9 * cols, 2.3 * nr), squeeze=False)
-        for ax in axs.ravel(): ax.axis('off')
-        for ax, j in zip(axs.ravel(), rows_):
-            i, y, a = (int(P['T'][c].iloc[j]) for c in ('idx', 'y', 'a'))
-            ax.imshow(_image_of(ds, i), interpolation='nearest')
-            lines = [f"{names[y]} | {groups[a] if a >= 0 else '-'}"] + [
-                f"{k}: {names[int(P[k]['pred'].iloc[j])]}" + ('' if int(P[k]['pred'].iloc[j]) == y else ' ✗') for k in P]
-            ax.set_title('\n'.join(lines), fontsize=6.5)
-        fig.tight_layout()
-        return _png(_close(fig))
+# %% ../nbs/15_explorer.ipynb #15902b1d
+@patch
+def _grid(self: StudyExplorer, tid, base, deb, n, pick, seed) -> bytes:
+    "The image grid (`_image_grid`) of the teacher (T), the student without adversary (S) and the debiased one (D)."
+    s = self.study
+    ds = s.test_set() if n > 0 else None
+    if ds is None: return b''
+    P = {'T': s.predictions(tid)}
+    if base is not None: P['S'] = s.predictions(base.run_id)
+    if deb is not None: P['D'] = s.predictions(deb.run_id)
+    return _image_grid(s, ds, P, _pick_images(P, n, pick, seed), n)
 
+# %% ../nbs/15_explorer.ipynb #c329666b
 def explorer(study: Study, n_images: int = 12, max_acc_drop: float = 0.3, adv_mode: str = 'grl'):
     "Interactive explorer of the study's unpruned student runs (ipywidgets `VBox`; `.explorer` is its `StudyExplorer`)."
     return StudyExplorer(study, n_images, max_acc_drop, adv_mode).widget

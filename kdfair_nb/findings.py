@@ -6,6 +6,7 @@ Docs: https://kdfair.github.io/kdfair/findings.html.md"""
 
 # %% ../nbs/14_findings.ipynb #1cf97f8e
 from __future__ import annotations
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -79,17 +80,21 @@ def paired_effect(study: Study, a: pd.DataFrame, b: pd.DataFrame, metric: str, b
     e['covers'] = src + (f", test sample ({e['test_share']:.0%})" if tested and np.isfinite(e['test_share']) else '')
     return e
 
-# %% ../nbs/14_findings.ipynb #a1c0de02
-CHECKS = ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged', 'cev_sde_defined')
-
+# %% ../nbs/14_findings.ipynb #84b69ff3
 def _num(v, digits: int = 3, sign: bool = True) -> str:
     "A number for a sentence: signed, with a true minus sign; '–' when missing."
     if v is None or not np.isfinite(float(v)): return '–'
     return (f"{float(v):+.{digits}f}" if sign else f"{float(v):.{digits}f}").replace('-', '−')
 
 def _ci_text(e: dict, digits: int = 3) -> str:
+    "An effect with its interval, as in `+0.012 [−0.003, +0.027]`."
     return f"{_num(e['effect'], digits)} [{_num(e['lo'], digits)}, {_num(e['hi'], digits)}]"
 
+def _first_few(items: list, k: int = 3) -> str:
+    "The first `k` items, '; '-separated, and how many more there are."
+    return '; '.join(items[:k]) + (f"; and {len(items) - k} more" if len(items) > k else '')
+
+# %% ../nbs/14_findings.ipynb #c8acaa5b
 def _nokd_runs(study: Study) -> pd.DataFrame:
     "The non-distilled student: method 'none', unpruned, lambda = 0 (runs at the default T if any carry a T)."
     n = methods_runs(study).query("method == 'none'")
@@ -100,17 +105,37 @@ def _kd_runs(study: Study) -> pd.DataFrame:
     "The KD student of the methods block: method 'kd' at the default T, unpruned, lambda = 0."
     return methods_runs(study).query("method == 'kd'")
 
-def _by_seed(rows: pd.DataFrame, col: str) -> pd.Series:
-    v = pd.to_numeric(rows[col], errors='coerce') if col in rows else pd.Series(np.nan, index=rows.index)
-    return v.groupby(rows['seed']).mean()
+# %% ../nbs/14_findings.ipynb #42038f33
+def _check(name, value=np.nan, lo=np.nan, hi=np.nan, passed=False, detail='') -> dict:
+    "One row of `sanity_checks`; a check that cannot be computed keeps the defaults: no value, not passed."
+    return dict(name=name, value=float(value), lo=float(lo), hi=float(hi), passed=bool(passed), detail=detail)
 
-def _paired(a: pd.DataFrame, b: pd.DataFrame, col: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    "Values of `col` in runs `a` and `b` matched by seed (the seeds both have), times `scale`."
-    sa, sb = _by_seed(a, col), _by_seed(b, col)
-    common = sa.index.intersection(sb.index).sort_values()
-    return scale * sa.loc[common].to_numpy(float), scale * sb.loc[common].to_numpy(float)
+def _check_teacher_gap(study: Study, min_gap_pt: float = 3.0, confidence: float = 0.95) -> dict:
+    "Teacher − non-distilled student test accuracy (pt, Welch over all their runs); passes at `min_gap_pt` or more."
+    teach, nokd = study.teacher_runs('all'), _nokd_runs(study)
+    if teach.empty or nokd.empty:
+        return _check('teacher_gap', detail='cannot be checked: no teacher or no non-distilled student runs')
+    e = effect_ci(100 * teach['accuracy'].astype(float), 100 * nokd['accuracy'].astype(float), confidence=confidence)
+    ok = bool(e['effect'] >= min_gap_pt)
+    return _check('teacher_gap', e['effect'], e['lo'], e['hi'], ok,
+                  f"teacher − non-distilled student test accuracy = {_ci_text(e, 2)} pt (Welch, {len(teach)} vs "
+                  f"{len(nokd)} runs), {'at least' if ok else 'below'} the {min_gap_pt:g} pt a distillation benchmark needs")
 
+# %% ../nbs/14_findings.ipynb #a92dc703
+def _check_kd_accuracy(study: Study, confidence: float = 0.95) -> dict:
+    "KD − no-KD test accuracy (pt), paired by seed; passes unless the whole interval is below 0."
+    kd, nokd = _kd_runs(study), _nokd_runs(study)
+    if kd.empty or nokd.empty or pair_runs(kd, nokd).empty:
+        return _check('kd_vs_nokd_accuracy', detail='cannot be checked: no KD and non-distilled runs of the same seed')
+    e = paired_effect(study, kd, nokd, 'accuracy', scale=100, confidence=confidence)
+    ok = not e['hi'] < 0
+    return _check('kd_vs_nokd_accuracy', e['effect'], e['lo'], e['hi'], ok,
+                  f"KD − no-KD test accuracy = {_ci_text(e, 2)} pt ({e['n']} pairs; {e['covers']})"
+                  + ('' if ok else ': KD is significantly less accurate than the student trained alone'))
+
+# %% ../nbs/14_findings.ipynb #0b50b61b
 def _truthy(v) -> bool:
+    "A flag read from a results table: a bool, or its text ('True', '1', '1.0')."
     if isinstance(v, (bool, np.bool_)): return bool(v)
     return str(v).strip().lower() in ('true', '1', '1.0')
 
@@ -129,6 +154,7 @@ def _run_converged(study: Study, row, window: int = 5, tol: float = 0.02) -> tup
     if imp < tol: return True, f"validation loss improved {imp:.1%} over the last {window} epochs"
     return False, f"validation loss still improved {imp:.1%} over the last {window} of {len(L)} epochs"
 
+# %% ../nbs/14_findings.ipynb #6ae2d777
 def _unconverged(study: Study, students: pd.DataFrame) -> tuple[int, list]:
     "How many runs were checked (the teachers and `students`), and 'stage/run (why)' for each that did not converge."
     res = [(stage, r['run_id'], *_run_converged(study, r)) for stage, df in (('teachers', study.teachers),
@@ -136,67 +162,50 @@ def _unconverged(study: Study, students: pd.DataFrame) -> tuple[int, list]:
            for _, r in df.iterrows()]
     return len(res), [f"{st}/{rid} ({why})" for st, rid, ok, why in res if not ok]
 
-def _first3(items: list) -> str:
-    return '; '.join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else '')
+def _check_converged(study: Study) -> dict:
+    "The share of the teachers and unpruned students that converged (`_run_converged`); passes when all did."
+    st = study.students
+    unpruned = st[pd.to_numeric(st['sparsity'], errors='coerce').fillna(0) == 0] if 'sparsity' in st else st
+    n, bad = _unconverged(study, unpruned)
+    if not n: return _check('converged', detail='cannot be checked: no runs')
+    return _check('converged', 1 - len(bad) / n, passed=not bad,
+                  detail=f"{n - len(bad)} of {n} unpruned runs converged (stopped early, or validation loss improved "
+                         f"< 2% over the last 5 epochs)" + (f"; not: {_first_few(bad)}" if bad else ''))
 
-def _check(name, value=np.nan, lo=np.nan, hi=np.nan, passed=False, detail='') -> dict:
-    return dict(name=name, value=float(value), lo=float(lo), hi=float(hi), passed=bool(passed), detail=detail)
+# %% ../nbs/14_findings.ipynb #1700234b
+def _run_rates(study: Study, run_ids, C: int) -> np.ndarray:
+    "One-vs-rest (FPR, FNR) of each run, `(runs, 2, C)`."
+    return np.stack([np.stack(ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C))
+                     for p in map(study.predictions, run_ids)])
+
+# %% ../nbs/14_findings.ipynb #7b20e8c2
+def _check_cev_sde_defined(study: Study) -> dict:
+    """The teachers' one-vs-rest FPR and FNR are > 0 in most classes (the value: in how many they are not), else seed
+    001's relative rate shifts are undefined; the detail names the classes CEV and SDE leave out."""
+    src = study.teacher_runs('source')
+    if src.empty: return _check('cev_sde_defined', detail='cannot be checked: no teacher runs')
+    C = study.n_classes
+    R = _run_rates(study, src.run_id, C)                                      # (teachers, 2, C): FPR, FNR
+    zero = np.flatnonzero(~((R[:, 0] > 0) & (R[:, 1] > 0)).all(0)).tolist()   # a class where some teacher never errs
+    if not zero:
+        return _check('cev_sde_defined', 0, passed=True,
+                      detail=f"the teacher's one-vs-rest FPR and FNR are > 0 in all {C} classes (smallest FPR "
+                             f"{np.nanmin(R[:, 0]):.4f}, FNR {np.nanmin(R[:, 1]):.4f})")
+    names = study.class_names or [str(c) for c in range(C)]
+    lst = ', '.join(str(names[c]) for c in zero[:5]) + (' …' if len(zero) > 5 else '')
+    return _check('cev_sde_defined', len(zero), passed=len(zero) <= C / 2,
+                  detail=f"the teacher's FPR or FNR is 0 in {len(zero)} of {C} classes ({lst}): it does not err in every "
+                         f"class, and seed 001's relative rate shifts are undefined there, so CEV and SDE are computed "
+                         f"over the other {C - len(zero)} classes" + ('' if len(zero) <= C / 2 else ' — too few to measure'))
+
+# %% ../nbs/14_findings.ipynb #afee62ba
+CHECKS = ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged', 'cev_sde_defined')
 
 def sanity_checks(study: Study, min_gap_pt: float = 3.0, confidence: float = 0.95) -> pd.DataFrame:
     """Is this a benchmark where KD is KD? One row per check (`CHECKS`): name, value, lo, hi, passed, detail.
     A check that cannot be computed (runs missing) does not pass, and its detail says why."""
-    rows = []
-    teach, nokd, kd = study.teacher_runs('all'), _nokd_runs(study), _kd_runs(study)
-    # (a) the teacher is clearly better than the student trained alone
-    if teach.empty or nokd.empty:
-        rows.append(_check('teacher_gap', detail='cannot be checked: no teacher or no non-distilled student runs'))
-    else:
-        e = effect_ci(100 * teach['accuracy'].astype(float), 100 * nokd['accuracy'].astype(float), confidence=confidence)
-        ok = bool(e['effect'] >= min_gap_pt)
-        rows.append(_check('teacher_gap', e['effect'], e['lo'], e['hi'], ok,
-                           f"teacher − non-distilled student test accuracy = {_ci_text(e, 2)} pt (Welch, {len(teach)} vs "
-                           f"{len(nokd)} runs), {'at least' if ok else 'below'} the {min_gap_pt:g} pt a distillation "
-                           f"benchmark needs"))
-    # (b) KD is not significantly less accurate than no KD
-    x, y = _paired(kd, nokd, 'accuracy', 100) if len(kd) and len(nokd) else (np.array([]), np.array([]))
-    if len(x) == 0:
-        rows.append(_check('kd_vs_nokd_accuracy', detail='cannot be checked: no KD and non-distilled runs of the same seed'))
-    else:
-        e = paired_effect(study, kd, nokd, 'accuracy', scale=100, confidence=confidence)
-        ok = not e['hi'] < 0
-        rows.append(_check('kd_vs_nokd_accuracy', e['effect'], e['lo'], e['hi'], ok,
-                           f"KD − no-KD test accuracy = {_ci_text(e, 2)} pt ({e['n']} pairs; {e['covers']})"
-                           + ('' if ok else ': KD is significantly less accurate than the student trained alone')))
-    # (c) every run converged (a pruned model follows seed 001's fixed AGP budget instead: its masks reach the
-    # target sparsity late in the schedule, so it keeps its last epoch)
-    st = study.students
-    unpruned = st[pd.to_numeric(st['sparsity'], errors='coerce').fillna(0) == 0] if 'sparsity' in st else st
-    n, bad = _unconverged(study, unpruned)
-    if not n: rows.append(_check('converged', detail='cannot be checked: no runs'))
-    else:
-        rows.append(_check('converged', 1 - len(bad) / n, passed=not bad,
-                           detail=f"{n - len(bad)} of {n} unpruned runs converged (stopped early, or "
-                                  f"validation loss improved < 2% over the last 5 epochs)"
-                                  + (f"; not: {_first3(bad)}" if bad else '')))
-    # (d) the teacher errs in every class (one-vs-rest FPR and FNR > 0), else relative rate shifts are undefined
-    src = study.teacher_runs('source')
-    if src.empty: rows.append(_check('cev_sde_defined', detail='cannot be checked: no teacher runs'))
-    else:
-        C, zero, lows = study.n_classes, set(), []
-        for tid in src.run_id:
-            p = study.predictions(tid)
-            fpr, fnr = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
-            zero |= set(np.flatnonzero(~((fpr > 0) & (fnr > 0))).tolist())
-            lows.append((np.nanmin(fpr), np.nanmin(fnr)))
-        names = study.class_names or [str(c) for c in range(C)]
-        lst = ', '.join(str(names[c]) for c in sorted(zero)[:5]) + (' …' if len(zero) > 5 else '')
-        rows.append(_check('cev_sde_defined', len(zero), passed=len(zero) <= C / 2,
-                           detail=(f"the teacher's one-vs-rest FPR and FNR are > 0 in all {C} classes (smallest FPR "
-                                   f"{min(l[0] for l in lows):.4f}, FNR {min(l[1] for l in lows):.4f})") if not zero else
-                                  (f"the teacher's FPR or FNR is 0 in {len(zero)} of {C} classes ({lst}): it does not err "
-                                   f"in every class, and seed 001's relative rate shifts are undefined there, so CEV and "
-                                   f"SDE are computed over the other {C - len(zero)} classes"
-                                   + ('' if len(zero) <= C / 2 else ' — too few to measure'))))
+    rows = [_check_teacher_gap(study, min_gap_pt, confidence), _check_kd_accuracy(study, confidence),
+            _check_converged(study), _check_cev_sde_defined(study)]
     return pd.DataFrame(rows, columns=['name', 'value', 'lo', 'hi', 'passed', 'detail'])
 
 # %% ../nbs/14_findings.ipynb #d791d8af
@@ -237,7 +246,7 @@ def teacher_slope_plot(study: Study, metric: str = 'disp_rms_corr'):
     fig.tight_layout()
     return _close(fig)
 
-# %% ../nbs/14_findings.ipynb #5f2a7ee7
+# %% ../nbs/14_findings.ipynb #a34b73be
 FINDING_CHECKS = {'kd_disparity': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'), 'adversary': ('converged',),
                   'sc_vs_T': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
                   'dpd_eod_vs_T': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
@@ -253,6 +262,7 @@ _FINDING_RUNS = {'kd_disparity': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs
                  'dpd_eod_vs_T': lambda s, m: temperature_runs(s),
                  'pruning_cev_sde': lambda s, m: s.students.iloc[:0], 'similarity_bias': lambda s, m: s.students.iloc[:0]}
 
+# %% ../nbs/14_findings.ipynb #2dbac823
 def _gate(checks: pd.DataFrame, key: str, study: Study | None = None, adv_mode: str = 'grl') -> str:
     """'' when the checks finding `key` rests on passed, else 'check <name> failed (<detail>)' for each that failed.
     With `study`, the convergence check is the one of the runs the finding uses (and the teachers): a run that did not
@@ -264,14 +274,15 @@ def _gate(checks: pd.DataFrame, key: str, study: Study | None = None, adv_mode: 
             n, nc = _unconverged(study, _FINDING_RUNS[key](study, adv_mode))
             if n and not nc: continue
             out.append(f"check converged failed for the runs this finding uses ({n - len(nc)} of {n} converged; "
-                       f"not: {_first3(nc)})")
+                       f"not: {_first_few(nc)})")
         else: out.append(f"check {r['name']} failed ({r['detail']})")
     return '; '.join(out)
 
-def _finding(title: str, context: str, effects: list, gate: str, rows: list) -> str:
+# %% ../nbs/14_findings.ipynb #2d6ccb7f
+def _finding(title: str, context: str, effects: list, gate: str) -> tuple[str, list]:
     """One sentence: each effect `label = effect [lo, hi], how: verdict`, or, when a check it rests on failed, the
-    effects without verdicts and 'not assessed: ...'. Appends one `findings_table` row per effect to `rows`."""
-    parts = []
+    effects without verdicts and 'not assessed: ...'; and one `findings_table` row per effect."""
+    parts, rows = [], []
     for f in effects:
         e, d = f['e'], f.get('direction')
         v = '' if d is None else ('not assessed' if gate else verdict(e['lo'], e['hi'], d))
@@ -279,15 +290,125 @@ def _finding(title: str, context: str, effects: list, gate: str, rows: list) -> 
         rows.append(dict(finding=f"{title}: {f['label']}", effect=e['effect'], lo=e['lo'], hi=e['hi'], n=e['n'],
                          verdict=v, method=e['method'], note=gate, covers=e.get('covers', '')))
     return (f"{title}" + (f" ({context})" if context else '') + ': ' + '; '.join(parts)
-            + (f": not assessed: {gate}" if gate else '') + '.')
+            + (f": not assessed: {gate}" if gate else '') + '.'), rows
 
-def _not_run(title: str, why: str, rows: list, what: str = 'not run') -> str:
-    rows.append(dict(finding=title, effect=np.nan, lo=np.nan, hi=np.nan, n=0, verdict=what, method='', note=why, covers=''))
-    return f"{title}: {what} ({why})."
+def _not_run(title: str, why: str, what: str = 'not run') -> tuple[str, list]:
+    "The sentence and the row of a finding that was not run (or, `what`, not assessed), and why."
+    return f"{title}: {what} ({why}).", [dict(finding=title, effect=np.nan, lo=np.nan, hi=np.nan, n=0, verdict=what,
+                                              method='', note=why, covers='')]
 
+# %% ../nbs/14_findings.ipynb #29d13bd1
+@dataclass
+class _Assessment:
+    "The study, its sanity checks, and the settings of the findings' intervals."
+    study: Study
+    checks: pd.DataFrame
+    adv_mode: str = 'grl'
+    confidence: float = 0.95
+    n_resamples: int = 1000                  # bootstrap resamples of the seeds (#SC, pruning)
+    seed: int = 0
+
+    @property
+    def pct(self) -> str: return f"{self.confidence:.0%} CI"
+
+    def effect(self, a: pd.DataFrame, b: pd.DataFrame, metric: str, **kw) -> dict:
+        "`paired_effect` at this confidence and seed (with `paired_effect`'s own number of test resamples)."
+        return paired_effect(self.study, a, b, metric, confidence=self.confidence, seed=self.seed, **kw)
+
+    def gate(self, key: str) -> str:
+        "Why finding `key` is not assessed ('' when the checks it rests on passed): `_gate` on this study."
+        return _gate(self.checks, key, self.study, self.adv_mode)
+
+# %% ../nbs/14_findings.ipynb #f42dc4c1
+def _preamble(study: Study, checks: pd.DataFrame) -> list[str]:
+    "The sentences before the findings: the runs that failed (if any), then the sanity checks the verdicts rest on."
+    out = []
+    if len(study.failed):
+        lst = [f"{r.stage}/{r.run_id} ({r.error})" for r in study.failed.itertuples()]
+        out.append(f"{len(lst)} run(s) failed and are left out of every table: {_first_few(lst, 5)}.")
+    out.append("Sanity checks the verdicts rest on: " + '; '.join(
+        f"{r['name']} passed" if r['passed'] else f"{r['name']} FAILED ({r['detail']})" for _, r in checks.iterrows()) + '.')
+    return out
+
+# %% ../nbs/14_findings.ipynb #066e6383
 def _mean(rows, col) -> float:
+    "The mean of column `col` of `rows` (NaN when it lacks the column or the rows)."
     return float(pd.to_numeric(rows[col], errors='coerce').mean()) if col in rows and len(rows) else float('nan')
 
+def _disp_metric(study: Study) -> tuple[str, str]:
+    "The disparity the findings test: the bias-corrected RMS disparity, or mean |disparity| for runs that lack it."
+    cols = set(study.students.columns) & set(study.teachers.columns)
+    ok = 'disp_rms_corr' in cols and study.students['disp_rms_corr'].notna().all()
+    return ('disp_rms_corr', 'disparity (RMS, bias-corrected)') if ok else ('mean_abs_disp', 'mean |disparity|')
+
+def _disp_context(study: Study, kd, nokd, teach, pct: str) -> str:
+    "Raw mean |disparity| with its noise floor, the bias-corrected disparity and the capstone's variant, of KD, no KD, teacher."
+    three = lambda c: ', '.join(f"{n} {_mean(r, c):.3f}" for n, r in (('KD', kd), ('no-KD', nokd), ('teacher', teach)))
+    floor = (f" (what no true disparity would score on these cells, the noise floor: {three('mean_abs_disp_noise')}); "
+             f"bias-corrected RMS disparity: {three('disp_rms_corr')}" if 'mean_abs_disp_noise' in kd else '')
+    return (f"mean |disparity| over all classes: {three('mean_abs_disp')}{floor}; over the non-zero classes only, the "
+            f"capstone code's variant: {three('mean_abs_disp_nonzero')}; {pct}")
+
+# %% ../nbs/14_findings.ipynb #2656980c
+def _kd_amplifies(a: _Assessment) -> tuple[str, list]:
+    """Seed 002, KD amplifies the disparity (+): KD − no-KD (paired by seed) and KD − its teacher of the disparity the
+    findings test (`_disp_metric`), and KD − no-KD worst-group recall (−)."""
+    title, s = "Seed 002, KD amplifies the disparity", a.study
+    kd, nokd, teach = _kd_runs(s), _nokd_runs(s), s.teacher_runs('source')
+    if kd.empty or nokd.empty:
+        return _not_run(title, f"no {'KD' if kd.empty else 'non-distilled student'} runs in the methods block")
+    D, dname = _disp_metric(s)
+    e1, e2, e3 = a.effect(kd, nokd, D), a.effect(kd, teach, D, by='teacher'), a.effect(kd, nokd, 'mean_worst_group_recall')
+    return _finding(title, _disp_context(s, kd, nokd, teach, a.pct), [
+        dict(label=f'KD − no-KD {dname}', e=e1, how=e1['covers'], direction=1),
+        dict(label='KD − its teacher', e=e2, how=e2['covers'], direction=1),
+        dict(label='KD − no-KD worst-group recall', e=e3, how=e3['covers'], direction=-1)], a.gate('kd_disparity'))
+
+# %% ../nbs/14_findings.ipynb #a2c13f78
+def _follows_teacher(a: _Assessment) -> tuple[str, list]:
+    "The KD effect follows the teacher (+): the slope of the KD − no-KD disparity on the teacher's own (`teacher_slope`)."
+    title = "The KD effect follows the teacher"
+    D, dname = _disp_metric(a.study)
+    sl = teacher_slope(a.study, D)
+    if sl is None:
+        return _not_run(title, f"needs ≥ 3 teachers with KD and non-distilled students "
+                               f"({a.study.teacher_runs('source').run_id.nunique()} here)")
+    sl['covers'] = f"teachers ({sl['n']}); not the test sample"
+    ctx = (f"the slope of the KD − no-KD {dname} against the teacher's own, over {sl['n']} teachers: how much of "
+           f"its teacher's disparity a KD student carries beyond the non-distilled student's; {a.pct}")
+    return _finding(title, ctx, [dict(label="slope on the teacher's disparity", e=sl, how=sl['covers'], direction=1, digits=2)],
+                    a.gate('teacher_slope'))
+
+# %% ../nbs/14_findings.ipynb #ca5e178c
+def _adversary_context(b: dict, max_acc_drop: float, target_cut: float, pct: str) -> str:
+    "How `best_lambda` chose λ (`b`), its test mean |disparity| against λ = 0's, and whether the capstone's goal is met."
+    how = (f"the lowest validation {'bias-corrected disparity' if b['criterion'] == 'valid_disp_rms_corr' else 'mean |disparity|'} "
+           f"among the λ whose validation accuracy is not significantly more than {max_acc_drop:g} pt below λ = 0's"
+           if b['within_budget'] else f"every λ lost significantly more than {max_acc_drop:g} pt validation accuracy; the "
+                                      f"lowest validation disparity")
+    goal = -b['mean_abs_disp_pct'] >= target_cut and b['accuracy_change_pt'] >= -max_acc_drop
+    return (f"λ = {b['lam']:g} chosen on the validation split: {how}; test mean |disparity| {b['mean_abs_disp']:.3f} "
+            f"vs {b['ref_mean_abs_disp']:.3f} at λ = 0 ({_num(b['mean_abs_disp_pct'], 0)}%); the capstone's goal, "
+            f"≥ {target_cut:g}% less at ≤ {max_acc_drop:g} pt accuracy cost, is {'met' if goal else 'not met'} by the "
+            f"means; {pct}")
+
+# %% ../nbs/14_findings.ipynb #e84ce72d
+def _adversary(a: _Assessment, max_acc_drop: float = 0.3, target_cut: float = 45.0) -> tuple[str, list]:
+    """The adversary (−): test disparity at the λ `best_lambda` chooses on validation minus λ = 0, paired by seed, with
+    the test accuracy change (no verdict: the price, not the effect) and the worst-group recall change (+)."""
+    title, s = "Adversarial debiasing", a.study
+    try: b, why = best_lambda(s, max_acc_drop, a.adv_mode, confidence=a.confidence), ''
+    except _NoValidation as err: b, why = None, str(err)
+    if b is None: return _not_run(title, why, 'not assessed') if why else _not_run(title, 'no KD runs with λ > 0 and λ = 0')
+    lr, (D, dname) = lambda_runs(s, a.adv_mode), _disp_metric(s)
+    at, base = lr[_match(lr.lam, b['lam'])], lr[_match(lr.lam, 0.0)]
+    ed, ea, ew = a.effect(at, base, D), a.effect(at, base, 'accuracy', scale=100), a.effect(at, base, 'mean_worst_group_recall')
+    return _finding(title, _adversary_context(b, max_acc_drop, target_cut, a.pct), [
+        dict(label=f"λ = {b['lam']:g} − λ = 0 test {dname}", e=ed, how=ed['covers'], direction=-1),
+        dict(label='test accuracy change (pt)', e=ea, how=ea['covers'], digits=2),
+        dict(label='worst-group recall change', e=ew, how=ew['covers'], direction=1)], a.gate('adversary'))
+
+# %% ../nbs/14_findings.ipynb #af4c4caf
 def _welch_n_sig(ref: np.ndarray, K: np.ndarray, alpha: float) -> np.ndarray:
     """Classes with Welch p <= alpha between `ref` `(..., R, C)` and each `K[j]` `(..., R', C)`, shape `(J, ...)`;
     the rules of `stats.welch_ttest` for constant groups (equal: p = 1, different: p = 0)."""
@@ -301,6 +422,7 @@ def _welch_n_sig(ref: np.ndarray, K: np.ndarray, alpha: float) -> np.ndarray:
     p = np.where(se2 == 0, np.where(m1 == m2, 1.0, 0.0), p)
     return (np.nan_to_num(p, nan=1.0) <= alpha).sum(-1)
 
+# %% ../nbs/14_findings.ipynb #84f0b21c
 def _rank_corr_rows(x, Y) -> np.ndarray:
     "Spearman rho of `x` `(k,)` with each row of `Y` `(B, k)`; 0 for a constant row (no trend)."
     rx, ry = sps.rankdata(x), sps.rankdata(Y, axis=-1)
@@ -308,8 +430,10 @@ def _rank_corr_rows(x, Y) -> np.ndarray:
     den = np.sqrt((ry ** 2).sum(-1) * (rx ** 2).sum())
     with np.errstate(all='ignore'): return np.where(den > 0, (ry @ rx) / den, 0.0)
 
+# %% ../nbs/14_findings.ipynb #ba070301
 def _sc_trend(study: Study, alpha: float, n_resamples: int, confidence: float, seed: int):
-    "Spearman rho of #SC with T, bootstrapped over seeds (resampled together for no-KD and KD); None if too few runs."
+    """Spearman rho of #SC with T, bootstrapped over seeds (resampled together for no-KD and KD), with #SC per T and the
+    number of classes; None if too few runs."""
     tr, none = temperature_runs(study), _nokd_runs(study)
     Ts = sorted(float(T) for T, g in tr.groupby('T') if len(g) >= 2)
     if len(Ts) < 2 or len(none) < 2: return None
@@ -327,6 +451,39 @@ def _sc_trend(study: Study, alpha: float, n_resamples: int, confidence: float, s
     e = bootstrap_effect(rho, len(seeds), n_resamples, confidence, seed, vectorized=True)
     return e, dict(zip(Ts, _welch_n_sig(A0, K, alpha).tolist())), A0.shape[1]
 
+# %% ../nbs/14_findings.ipynb #bf1b2bac
+def _sc_grows_with_T(a: _Assessment, alpha: float = 0.05) -> tuple[str, list]:
+    "Seed 000, #SC grows with T (+): Spearman ρ of #SC with T, bootstrapped over seeds (`_sc_trend`)."
+    title = "Seed 000, #SC grows with T"
+    sc = _sc_trend(a.study, alpha, a.n_resamples, a.confidence, a.seed)
+    if sc is None: return _not_run(title, "needs ≥ 2 seeds of the non-distilled student and of KD at ≥ 2 temperatures")
+    e, counts, C = sc
+    ctx = (f"#SC, classes whose accuracy differs between the non-distilled and the KD student (Welch p ≤ {alpha:g}), "
+           + ', '.join(f"T = {T:g}: {n}" for T, n in counts.items()) + f" of {C} classes over {e['n']} seeds; {a.pct}")
+    nt = temperature_runs(a.study).teacher_id.nunique()
+    e['covers'] = (f"seeds and their teachers ({nt}), resampled together" if nt > 1 else "seeds (one teacher)") + "; not the test sample"
+    return _finding(title, ctx, [dict(label='Spearman ρ(T, #SC)', e=e, how=f"bootstrap over {e['n']} seeds", direction=1, digits=2)],
+                    a.gate('sc_vs_T'))
+
+# %% ../nbs/14_findings.ipynb #bd947a55
+def _dpd_eod_improve(a: _Assessment) -> tuple[str, list]:
+    "Seed 000, higher T improves DPD and EOD (−): DPD(T_max) − DPD(T_min) and the same for EOD, paired by seed."
+    title, s = "Seed 000, higher T improves DPD and EOD", a.study
+    tr = temperature_runs(s)
+    Ts = sorted(float(T) for T in tr['T'].unique())
+    if len(Ts) < 2: return _not_run(title, "KD at fewer than 2 temperatures")
+    lo_, hi_ = Ts[0], Ts[-1]
+    rl, rh = tr[_match(tr['T'], lo_)], tr[_match(tr['T'], hi_)]
+    es = {k: a.effect(rh, rl, k) for k in ('dpd', 'eod')}
+    t_dpd = _mean(s.teacher_runs('source'), 'dpd')
+    ctx = (f"KD student from T = {lo_:g} to T = {hi_:g}: DPD {_mean(rl, 'dpd'):.3f} → {_mean(rh, 'dpd'):.3f}, EOD "
+           f"{_mean(rl, 'eod'):.3f} → {_mean(rh, 'eod'):.3f}; at T = {hi_:g} the DPD is "
+           f"{'below' if _mean(rh, 'dpd') < t_dpd else 'not below'} the teacher's {t_dpd:.3f}; what no true disparity would "
+           f"score on these cells (noise floor): DPD {_mean(rh, 'dpd_noise'):.3f}, EOD {_mean(rh, 'eod_noise'):.3f}; {a.pct}")
+    return _finding(title, ctx, [dict(label=f"{k.upper()}(T = {hi_:g}) − {k.upper()}(T = {lo_:g})", e=es[k], how=es[k]['covers'],
+                                      direction=-1) for k in ('dpd', 'eod')], a.gate('dpd_eod_vs_T'))
+
+# %% ../nbs/14_findings.ipynb #c9a9b97d
 def _cev_sde_np(fpr, fnr, fpr_t, fnr_t) -> tuple[np.ndarray, np.ndarray]:
     """CEV and SDE `(...)` from mean student rates `(..., C)` and teacher rates `(C,)`, as
     `metrics.cev_sde_from_rates` (classes where the teacher's FPR or FNR is 0 left out), without its table."""
@@ -340,51 +497,25 @@ def _cev_sde_np(fpr, fnr, fpr_t, fnr_t) -> tuple[np.ndarray, np.ndarray]:
         sde = np.abs(dfpr - dfnr).sum(-1) / nk / np.sqrt(2)
     return np.where(nk > 0, cev, np.nan), np.where(nk > 0, sde, np.nan)
 
-def _run_rates(study: Study, run_ids, C: int) -> np.ndarray:
-    "One-vs-rest (FPR, FNR) of each run, `(runs, 2, C)`."
-    return np.stack([np.stack(ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C))
-                     for p in map(study.predictions, run_ids)])
+# %% ../nbs/14_findings.ipynb #f2b373e0
+def _pruning_by_seed(study: Study, g: pd.DataFrame, C: int, n_resamples: int, confidence: float, seed: int) -> list | None:
+    """KD − CE-only CEV and SDE of the pruned runs `g` of one teacher (the one with the most runs), from the mean rates
+    over the seeds both methods have, bootstrapped over those seeds; None without such seeds."""
+    tid = g.teacher_id.value_counts().index[0]
+    g = g[g.teacher_id == tid]
+    kd, ce = g[g.method == 'kd'], g[g.method == 'none']
+    seeds = sorted(set(kd.seed) & set(ce.seed))
+    if not seeds: return None
+    rates = lambda rows: _run_rates(study, [rows[rows.seed == s].run_id.iloc[0] for s in seeds], C)
+    Rk, Rc = rates(kd), rates(ce)                                   # (seeds, 2, C): FPR, FNR
+    ft, nt = _run_rates(study, [tid], C)[0]
+    def diff(idx, j):                                               # idx: (B, seeds)
+        mk, mc = Rk[idx].mean(1), Rc[idx].mean(1)                    # (B, 2, C)
+        return _cev_sde_np(mk[:, 0], mk[:, 1], ft, nt)[j] - _cev_sde_np(mc[:, 0], mc[:, 1], ft, nt)[j]
+    return [bootstrap_effect(lambda i, j=j: diff(i, j), len(seeds), n_resamples, confidence, seed, vectorized=True)
+            for j in (0, 1)]
 
-def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: int) -> list:
-    """Per sparsity with CE-only and KD runs: KD − CE-only CEV and SDE. With several teachers: per teacher from its
-    runs' mean rates, then a t interval over teachers; with one: bootstrapped over the seeds both have."""
-    pr, out = pruning_runs(study), []
-    C = study.n_classes if len(pr) else 0
-    for sp in sorted(pr.sparsity.unique()):
-        g = pr[_match(pr.sparsity, sp)]
-        if not {'kd', 'none'} <= set(g.method): continue
-        if g.teacher_id.nunique() > 1:
-            out.append((float(sp), _pruning_by_teacher(study, g, C, confidence))); continue
-        tid = g.teacher_id.value_counts().index[0]
-        g = g[g.teacher_id == tid]
-        kd, ce = g[g.method == 'kd'], g[g.method == 'none']
-        seeds = sorted(set(kd.seed) & set(ce.seed))
-        if not seeds: continue
-        rates = lambda rows: _run_rates(study, [rows[rows.seed == s].run_id.iloc[0] for s in seeds], C)
-        Rk, Rc = rates(kd), rates(ce)                                   # (seeds, 2, C): FPR, FNR
-        p = study.predictions(tid)
-        ft, nt = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
-        def diff(idx, j):                                               # idx: (B, seeds)
-            mk, mc = Rk[idx].mean(1), Rc[idx].mean(1)                    # (B, 2, C)
-            return _cev_sde_np(mk[:, 0], mk[:, 1], ft, nt)[j] - _cev_sde_np(mc[:, 0], mc[:, 1], ft, nt)[j]
-        out.append((float(sp), [bootstrap_effect(lambda i, j=j: diff(i, j), len(seeds), n_resamples, confidence, seed,
-                                                 vectorized=True) for j in (0, 1)]))
-    return out
-
-def _disp_metric(study: Study) -> tuple[str, str]:
-    "The disparity the findings test: the bias-corrected RMS disparity, or mean |disparity| for runs that lack it."
-    cols = set(study.students.columns) & set(study.teachers.columns)
-    ok = 'disp_rms_corr' in cols and study.students['disp_rms_corr'].notna().all()
-    return ('disp_rms_corr', 'disparity (RMS, bias-corrected)') if ok else ('mean_abs_disp', 'mean |disparity|')
-
-def _disp_context(study: Study, kd, nokd, teach, pct: str) -> str:
-    "Raw mean |disparity| with its noise floor, the bias-corrected disparity and the capstone's variant, of KD, no KD, teacher."
-    three = lambda c: ', '.join(f"{n} {_mean(r, c):.3f}" for n, r in (('KD', kd), ('no-KD', nokd), ('teacher', teach)))
-    floor = (f" (what no true disparity would score on these cells, the noise floor: {three('mean_abs_disp_noise')}); "
-             f"bias-corrected RMS disparity: {three('disp_rms_corr')}" if 'mean_abs_disp_noise' in kd else '')
-    return (f"mean |disparity| over all classes: {three('mean_abs_disp')}{floor}; over the non-zero classes only, the "
-            f"capstone code's variant: {three('mean_abs_disp_nonzero')}; {pct}")
-
+# %% ../nbs/14_findings.ipynb #d961d8c7
 def _pruning_by_teacher(study: Study, g: pd.DataFrame, C: int, confidence: float) -> list:
     "KD − CE-only CEV and SDE of each teacher's pruned copies (its runs' mean rates), with a t interval over teachers."
     rates = lambda rows: _run_rates(study, rows.run_id, C).mean(0)          # (2, C): mean FPR, FNR over the runs
@@ -392,8 +523,7 @@ def _pruning_by_teacher(study: Study, g: pd.DataFrame, C: int, confidence: float
     for tid, gt in g.groupby('teacher_id'):
         kd, ce = gt[gt.method == 'kd'], gt[gt.method == 'none']
         if kd.empty or ce.empty: continue
-        p = study.predictions(tid)
-        ft, nt = ovr_rates(p['y'].to_numpy(), p['pred'].to_numpy(), C)
+        ft, nt = _run_rates(study, [tid], C)[0]
         mk, mc = rates(kd), rates(ce)
         diffs.append(np.array(_cev_sde_np(mk[0], mk[1], ft, nt)) - np.array(_cev_sde_np(mc[0], mc[1], ft, nt)))
     D = np.array(diffs).reshape(-1, 2)
@@ -405,125 +535,57 @@ def _pruning_by_teacher(study: Study, g: pd.DataFrame, C: int, confidence: float
         out.append(e)
     return out
 
+# %% ../nbs/14_findings.ipynb #97ee5db3
+def _pruning_effects(study: Study, n_resamples: int, confidence: float, seed: int) -> list:
+    """`(sparsity, [CEV effect, SDE effect])` of KD − CE-only per sparsity with both methods: over teachers
+    (`_pruning_by_teacher`) when the runs come from several, else bootstrapped over seeds (`_pruning_by_seed`)."""
+    pr, out = pruning_runs(study), []
+    C = study.n_classes if len(pr) else 0
+    for sp in sorted(pr.sparsity.unique()):
+        g = pr[_match(pr.sparsity, sp)]
+        if not {'kd', 'none'} <= set(g.method): continue
+        e = (_pruning_by_teacher(study, g, C, confidence) if g.teacher_id.nunique() > 1
+             else _pruning_by_seed(study, g, C, n_resamples, confidence, seed))
+        if e is not None: out.append((float(sp), e))
+    return out
+
+# %% ../nbs/14_findings.ipynb #cd70f4ff
+def _pruning_lowers_cev_sde(a: _Assessment) -> tuple[str, list]:
+    "Seed 001, KD lowers the CEV and SDE of pruned models (−): at each sparsity, KD − CE-only CEV and SDE (`_pruning_effects`)."
+    title = "Seed 001, KD lowers the CEV and SDE of pruned models"
+    pe = _pruning_effects(a.study, a.n_resamples, a.confidence, a.seed)
+    if not pe: return _not_run(title, "no sparsity with both CE-only and KD pruning runs of the same seed")
+    effects = [dict(label=f"at {sp:.0%} sparsity KD − CE-only {k}", e=e, how=e.get('covers') or f"bootstrap over {e['n']} seeds",
+                    direction=-1, digits=d) for sp, (ec, es_) in pe for k, e, d in (('CEV', ec, 0), ('SDE', es_, 1))]
+    ctx = f"per-class FPR/FNR of each setting's runs averaged over seeds, shifts relative to the teacher's; {a.pct}"
+    return _finding(title, ctx, effects, a.gate('pruning_cev_sde'))
+
+# %% ../nbs/14_findings.ipynb #c869c2bf
+def _less_similar_more_biased(a: _Assessment) -> tuple[str, list]:
+    "Similarity–bias (−): Pearson r of the pruned runs' CKA to the teacher with their CEV and, separately, SDE."
+    title, pr = "Similarity–bias correlation (seed 001)", pruning_runs(a.study)
+    cs = {b: corr_ci(pr['cka'], pr[b], 'pearson', a.confidence) for b in ('cev', 'sde') if {'cka', b} <= set(pr.columns)}
+    if not cs or min(c['n'] for c in cs.values()) < 3: return _not_run(title, "fewer than 3 pruned runs with CKA, CEV and SDE")
+    ctx = (f"pruned runs' CKA to the teacher against their own CEV and SDE; CKA is a similarity, so seed 001's "
+           f"finding (less similar, more biased) is r < 0; {a.pct}")
+    covers = lambda c: (f"{c['n']} pruned runs of {pr.teacher_id.nunique()} teacher(s), taken as independent (runs of one "
+                        f"teacher are not): a narrow interval")
+    return _finding(title, ctx, [dict(label=f"Pearson r(CKA, {b.upper()})", how=f"{c['n']} pruned runs", direction=-1, digits=2,
+                                      e=dict(effect=c['r'], lo=c['lo'], hi=c['hi'], n=c['n'], method=c['method'], covers=covers(c)))
+                                 for b, c in cs.items()], a.gate('similarity_bias'))
+
+# %% ../nbs/14_findings.ipynb #71b397fe
 def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
             adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
             seed: int = 0) -> tuple[list, list, pd.DataFrame]:
-    "The findings' sentences, their table rows and the sanity checks."
-    out, rows = [], []
-    if len(study.failed):
-        lst = [f"{r.stage}/{r.run_id} ({r.error})" for r in study.failed.itertuples()]
-        out.append(f"{len(lst)} run(s) failed and are left out of every table: " + '; '.join(lst[:5])
-                   + (f"; and {len(lst) - 5} more" if len(lst) > 5 else '') + '.')
+    "The findings' sentences (`_preamble`, then one per claim), their table rows and the sanity checks."
     ck = sanity_checks(study, min_gap_pt, confidence)
-    out.append("Sanity checks the verdicts rest on: " + '; '.join(
-        f"{r['name']} passed" if r['passed'] else f"{r['name']} FAILED ({r['detail']})" for _, r in ck.iterrows()) + '.')
-    pct = f"{confidence:.0%} CI"
-    # 1. seed 002: KD amplifies the disparity (bias-corrected: the raw mean |disparity| stays in the context)
-    title = "Seed 002, KD amplifies the disparity"
-    kd, nokd, teach = _kd_runs(study), _nokd_runs(study), study.teacher_runs('source')
-    D, dname = _disp_metric(study)
-    pe = lambda a, b, metric, **kw: paired_effect(study, a, b, metric, confidence=confidence, seed=seed, **kw)
-    if kd.empty or nokd.empty:
-        out.append(_not_run(title, f"no {'KD' if kd.empty else 'non-distilled student'} runs in the methods block", rows))
-    else:
-        e1, e2 = pe(kd, nokd, D), pe(kd, teach, D, by='teacher')
-        e3 = pe(kd, nokd, 'mean_worst_group_recall')
-        out.append(_finding(title, _disp_context(study, kd, nokd, teach, pct), [
-            dict(label=f'KD − no-KD {dname}', e=e1, how=e1['covers'], direction=1),
-            dict(label='KD − its teacher', e=e2, how=e2['covers'], direction=1),
-            dict(label='KD − no-KD worst-group recall', e=e3, how=e3['covers'], direction=-1)],
-            _gate(ck, 'kd_disparity', study, adv_mode), rows))
-    # 1b. the effect explained by the teacher: how much of its teacher's disparity a student inherits
-    title = "The KD effect follows the teacher"
-    sl = teacher_slope(study, D)
-    if sl is None: out.append(_not_run(title, f"needs ≥ 3 teachers with KD and non-distilled students ({teach.run_id.nunique()} here)", rows))
-    else:
-        sl['covers'] = f"teachers ({sl['n']}); not the test sample"
-        ctx = (f"the slope of the KD − no-KD {dname} against the teacher's own, over {sl['n']} teachers: how much of "
-               f"its teacher's disparity a KD student carries beyond the non-distilled student's; {pct}")
-        out.append(_finding(title, ctx, [dict(label="slope on the teacher's disparity", e=sl, how=sl['covers'], direction=1, digits=2)],
-                            _gate(ck, 'teacher_slope', study, adv_mode), rows))
-    # 2. the adversary, lambda chosen on validation (a rule that knows the validation noise)
-    title = "Adversarial debiasing"
-    try: b, why = best_lambda(study, max_acc_drop, adv_mode, confidence=confidence), ''
-    except _NoValidation as err: b, why = None, str(err)
-    if b is None: out.append(_not_run(title, why, rows, 'not assessed') if why else
-                             _not_run(title, 'no KD runs with λ > 0 and λ = 0', rows))
-    else:
-        lr = lambda_runs(study, adv_mode)
-        at, base = lr[_match(lr.lam, b['lam'])], lr[_match(lr.lam, 0.0)]
-        ed, ea = pe(at, base, D), pe(at, base, 'accuracy', scale=100)
-        ew = pe(at, base, 'mean_worst_group_recall')
-        how = (f"the lowest validation {'bias-corrected disparity' if b['criterion'] == 'valid_disp_rms_corr' else 'mean |disparity|'} "
-               f"among the λ whose validation accuracy is not significantly more than {max_acc_drop:g} pt below λ = 0's"
-               if b['within_budget'] else f"every λ lost significantly more than {max_acc_drop:g} pt validation accuracy; the "
-                                          f"lowest validation disparity")
-        goal = -b['mean_abs_disp_pct'] >= target_cut and b['accuracy_change_pt'] >= -max_acc_drop
-        ctx = (f"λ = {b['lam']:g} chosen on the validation split: {how}; test mean |disparity| {b['mean_abs_disp']:.3f} "
-               f"vs {b['ref_mean_abs_disp']:.3f} at λ = 0 ({_num(b['mean_abs_disp_pct'], 0)}%); the capstone's goal, "
-               f"≥ {target_cut:g}% less at ≤ {max_acc_drop:g} pt accuracy cost, is {'met' if goal else 'not met'} by the "
-               f"means; {pct}")
-        out.append(_finding(title, ctx, [
-            dict(label=f"λ = {b['lam']:g} − λ = 0 test {dname}", e=ed, how=ed['covers'], direction=-1),
-            dict(label='test accuracy change (pt)', e=ea, how=ea['covers'], digits=2),
-            dict(label='worst-group recall change', e=ew, how=ew['covers'], direction=1)],
-            _gate(ck, 'adversary', study, adv_mode), rows))
-    # 3. seed 000: #SC grows with T
-    title = "Seed 000, #SC grows with T"
-    sc = _sc_trend(study, alpha, n_resamples, confidence, seed)
-    if sc is None: out.append(_not_run(title, "needs ≥ 2 seeds of the non-distilled student and of KD at ≥ 2 temperatures", rows))
-    else:
-        e, counts, C = sc
-        ctx = (f"#SC, classes whose accuracy differs between the non-distilled and the KD student (Welch p ≤ {alpha:g}), "
-               + ', '.join(f"T = {T:g}: {n}" for T, n in counts.items()) + f" of {C} classes over {e['n']} seeds; {pct}")
-        nt = temperature_runs(study).teacher_id.nunique()
-        e['covers'] = (f"seeds and their teachers ({nt}), resampled together" if nt > 1 else "seeds (one teacher)") + "; not the test sample"
-        out.append(_finding(title, ctx, [dict(label='Spearman ρ(T, #SC)', e=e, how=f"bootstrap over {e['n']} seeds",
-                                              direction=1, digits=2)], _gate(ck, 'sc_vs_T', study, adv_mode), rows))
-    # 4. seed 000: higher T improves DPD and EOD
-    title = "Seed 000, higher T improves DPD and EOD"
-    tr = temperature_runs(study)
-    Ts = sorted(float(T) for T in tr['T'].unique())
-    if len(Ts) < 2: out.append(_not_run(title, "KD at fewer than 2 temperatures", rows))
-    else:
-        lo_, hi_ = Ts[0], Ts[-1]
-        rl, rh = tr[_match(tr['T'], lo_)], tr[_match(tr['T'], hi_)]
-        es = {k: pe(rh, rl, k) for k in ('dpd', 'eod')}
-        t_dpd = _mean(study.teacher_runs('source'), 'dpd')
-        ctx = (f"KD student from T = {lo_:g} to T = {hi_:g}: DPD {_mean(rl, 'dpd'):.3f} → {_mean(rh, 'dpd'):.3f}, EOD "
-               f"{_mean(rl, 'eod'):.3f} → {_mean(rh, 'eod'):.3f}; at T = {hi_:g} the DPD is "
-               f"{'below' if _mean(rh, 'dpd') < t_dpd else 'not below'} the teacher's {t_dpd:.3f}; what no true disparity would "
-               f"score on these cells (noise floor): DPD {_mean(rh, 'dpd_noise'):.3f}, EOD {_mean(rh, 'eod_noise'):.3f}; {pct}")
-        out.append(_finding(title, ctx, [
-            dict(label=f"{k.upper()}(T = {hi_:g}) − {k.upper()}(T = {lo_:g})", e=es[k], how=es[k]['covers'],
-                 direction=-1) for k in ('dpd', 'eod')], _gate(ck, 'dpd_eod_vs_T', study, adv_mode), rows))
-    # 5. seed 001: KD lowers CEV and SDE of pruned models
-    title = "Seed 001, KD lowers the CEV and SDE of pruned models"
-    pe = _pruning_effects(study, n_resamples, confidence, seed)
-    if not pe: out.append(_not_run(title, "no sparsity with both CE-only and KD pruning runs of the same seed", rows))
-    else:
-        effects = [dict(label=f"at {sp:.0%} sparsity KD − CE-only {k}", e=e, how=e.get('covers') or f"bootstrap over {e['n']} seeds",
-                        direction=-1, digits=d) for sp, (ec, es_) in pe for k, e, d in (('CEV', ec, 0), ('SDE', es_, 1))]
-        ctx = f"per-class FPR/FNR of each setting's runs averaged over seeds, shifts relative to the teacher's; {pct}"
-        out.append(_finding(title, ctx, effects, _gate(ck, 'pruning_cev_sde', study, adv_mode), rows))
-    # 6. seed 001: similarity-bias correlation
-    title = "Similarity–bias correlation (seed 001)"
-    pr = pruning_runs(study)
-    cs = {b: corr_ci(pr['cka'], pr[b], 'pearson', confidence) for b in ('cev', 'sde')
-          if {'cka', b} <= set(pr.columns)}
-    if not cs or min(c['n'] for c in cs.values()) < 3:
-        out.append(_not_run(title, "fewer than 3 pruned runs with CKA, CEV and SDE", rows))
-    else:
-        ctx = (f"pruned runs' CKA to the teacher against their own CEV and SDE; CKA is a similarity, so seed 001's "
-               f"finding (less similar, more biased) is r < 0; {pct}")
-        out.append(_finding(title, ctx, [
-            dict(label=f"Pearson r(CKA, {b.upper()})", e=dict(effect=c['r'], lo=c['lo'], hi=c['hi'], n=c['n'], method=c['method'],
-                                                                 covers=f"{c['n']} pruned runs of {pr.teacher_id.nunique()} teacher(s), taken as "
-                                                                        f"independent (runs of one teacher are not): a narrow interval"),
-                 how=f"{c['n']} pruned runs", direction=-1, digits=2) for b, c in cs.items()],
-            _gate(ck, 'similarity_bias', study, adv_mode), rows))
-    return out, rows, ck
+    a = _Assessment(study, ck, adv_mode, confidence, n_resamples, seed)
+    claims = [_kd_amplifies(a), _follows_teacher(a), _adversary(a, max_acc_drop, target_cut), _sc_grows_with_T(a, alpha),
+              _dpd_eod_improve(a), _pruning_lowers_cev_sde(a), _less_similar_more_biased(a)]
+    return _preamble(study, ck) + [s for s, _ in claims], [r for _, rows in claims for r in rows], ck
 
+# %% ../nbs/14_findings.ipynb #f7009624
 def findings(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
              adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
              seed: int = 0) -> list[str]:

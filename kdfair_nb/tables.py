@@ -19,12 +19,12 @@ from .stats import per_class_accuracy, similarity_bias_correlation, tc_sc_table
 from .results import METHOD_NAMES, METRICS, Study, _agg, _match, _method_order, fmt_mean_std, lambda_runs, mean_ci, methods_runs, pruning_runs, temperature_runs
 
 # %% auto #0
-__all__ = ['READER_NAMES', 'METHOD_COLORS', 'MISSING_WHY', 'color_of', 'compact_table', 'page_table', 'lambda_table',
+__all__ = ['READER_NAMES', 'MISSING_WHY', 'METHOD_COLORS', 'compact_table', 'page_table', 'color_of', 'lambda_table',
            'best_lambda', 'tradeoff_plot', 'tradeoff_3d', 'model_table', 'class_disparity', 'disparity_bars',
            'tc_sc_vs_T', 'dpd_eod_vs_T', 'dpd_eod_plot', 'rate_shifts', 'cev_sde_table', 'rate_shift_scatter',
            'similarity_bias', 'similarity_bias_plot', 'compression_table', 'training_curves']
 
-# %% ../nbs/13_tables.ipynb #7efff8c8
+# %% ../nbs/13_tables.ipynb #0b268526
 READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp': 'mean |disparity|', 'dpd': 'DPD',
                 'eod': 'EOD', 'accuracy_vs_teacher_pt': 'Δ acc. vs teacher (pt)',
                 'mean_abs_disp_vs_nokd_pct': 'Δ |disp.| vs no KD (%)', 'valid_accuracy': 'valid. accuracy',
@@ -35,19 +35,10 @@ READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp'
                 'valid_disp_rms_corr': 'valid. RMS (corr.)', 'min_cell': 'smallest cell',
                 'dpd_noise': 'DPD noise floor', 'eod_noise': 'EOD noise floor'}
 
-# one colour per kind of model in every figure of the study
-METHOD_COLORS = {'teacher': 'black', 'none': 'tab:orange', 'kd': 'tab:blue', 'rkd': 'tab:green', 'ctkd': 'tab:red',
-                 'kdpp': 'tab:purple', 'adversary': 'tab:cyan'}
-
-def color_of(label: str) -> str:
-    "The colour of a model from its method key or its row label in the tables ('KD', 'student (no KD)', 'KD + adversary …')."
-    if label in METHOD_COLORS: return METHOD_COLORS[label]
-    if 'adversary' in label: return METHOD_COLORS['adversary']
-    return METHOD_COLORS.get(next((k for k, v in METHOD_NAMES.items() if v == label), ''), 'tab:gray')
-
 # why a column can be empty, said in its place on a page
 MISSING_WHY = {'TC': 'needs ≥ 2 teachers', 'TC_fdr': 'needs ≥ 2 teachers', 'TC_frac': 'needs ≥ 2 teachers'}
 
+# %% ../nbs/13_tables.ipynb #384c0c7a
 def compact_table(table: pd.DataFrame, cols=('n', 'accuracy', 'mean_abs_disp', 'dpd', 'eod'), digits: int = 3,
                   names: dict | None = None) -> pd.DataFrame:
     "The columns `cols` of `table` (those it has) as 'mean ± SD' strings, renamed for a reader (`READER_NAMES`)."
@@ -62,6 +53,7 @@ def compact_table(table: pd.DataFrame, cols=('n', 'accuracy', 'mean_abs_disp', '
         if c in out and out[c].isna().any(): out[c] = out[c].astype(object).where(out[c].notna(), why)
     return out.rename(columns={**READER_NAMES, **(names or {})})
 
+# %% ../nbs/13_tables.ipynb #ba3eb10e
 def page_table(table: pd.DataFrame, cols, csv=None, digits: int = 3, names: dict | None = None):
     """A table for a report page: `compact_table(table, cols)`, with every column of `table` written to `csv` (beside
     the page) and linked from the table's caption."""
@@ -72,26 +64,30 @@ def page_table(table: pd.DataFrame, cols, csv=None, digits: int = 3, names: dict
             .format(precision=digits).format_index(lambda v: f'{v:g}' if isinstance(v, float) else v)
             .set_table_attributes('class="compact"'))
 
-# %% ../nbs/13_tables.ipynb #9031efae
+# %% ../nbs/13_tables.ipynb #ec408ca1
+# one colour per kind of model in every figure of the study
+METHOD_COLORS = {'teacher': 'black', 'none': 'tab:orange', 'kd': 'tab:blue', 'rkd': 'tab:green', 'ctkd': 'tab:red',
+                 'kdpp': 'tab:purple', 'adversary': 'tab:cyan'}
+
+def color_of(label: str) -> str:
+    "The colour of a model from its method key or its row label in the tables ('KD', 'student (no KD)', 'KD + adversary …')."
+    if label in METHOD_COLORS: return METHOD_COLORS[label]
+    if 'adversary' in label: return METHOD_COLORS['adversary']
+    return METHOD_COLORS.get(next((k for k, v in METHOD_NAMES.items() if v == label), ''), 'tab:gray')
+
+# %% ../nbs/13_tables.ipynb #c8f755e1
 _LAMBDA_COLS = ('accuracy', 'mean_abs_disp', 'mean_abs_disp_nonzero', 'dpd', 'eod', 'valid_accuracy', 'valid_mean_abs_disp',
                 'mean_abs_disp_noise', 'disp_rms_corr', 'mean_worst_group_recall', 'valid_disp_rms_corr')
+# the columns of `lambda_table`, in order
+_LAMBDA_TABLE = ['lam', 'n', 'accuracy', 'accuracy_std', 'accuracy_lo', 'accuracy_hi', 'mean_abs_disp', 'mean_abs_disp_std',
+                 'mean_abs_disp_lo', 'mean_abs_disp_hi', 'mean_abs_disp_nonzero', 'mean_abs_disp_nonzero_std', 'dpd',
+                 'dpd_std', 'eod', 'eod_std', 'valid_accuracy', 'valid_accuracy_std', 'valid_mean_abs_disp',
+                 'valid_mean_abs_disp_std', 'mean_abs_disp_noise', 'disp_rms_corr', 'disp_rms_corr_std',
+                 'mean_worst_group_recall', 'valid_disp_rms_corr', 'valid_disp_rms_corr_std']
 
-def lambda_table(study: Study, adv_mode: str = 'grl', ci: str = 't', confidence: float = 0.95) -> pd.DataFrame:
-    """Per lambda: n, test accuracy and mean |disparity| with CIs over seeds, DPD, EOD, changes vs lambda = 0, and the
-    validation accuracy and mean |disparity| `best_lambda` selects on (NaN for runs that did not record them)."""
-    lr = lambda_runs(study, adv_mode)
-    rows = []
-    for lam, g in lr.groupby('lam', sort=True):
-        r = {'lam': float(lam), **_agg(g, _LAMBDA_COLS)}
-        for c in ('accuracy', 'mean_abs_disp'):
-            _, r[f'{c}_lo'], r[f'{c}_hi'] = mean_ci(g[c], confidence, ci)
-        rows.append(r)
-    cols = ['lam', 'n', 'accuracy', 'accuracy_std', 'accuracy_lo', 'accuracy_hi', 'mean_abs_disp', 'mean_abs_disp_std',
-            'mean_abs_disp_lo', 'mean_abs_disp_hi', 'mean_abs_disp_nonzero', 'mean_abs_disp_nonzero_std', 'dpd',
-            'dpd_std', 'eod', 'eod_std', 'valid_accuracy', 'valid_accuracy_std', 'valid_mean_abs_disp',
-            'valid_mean_abs_disp_std', 'mean_abs_disp_noise', 'disp_rms_corr', 'disp_rms_corr_std',
-            'mean_worst_group_recall', 'valid_disp_rms_corr', 'valid_disp_rms_corr_std']
-    t = pd.DataFrame(rows, columns=cols).set_index('lam')
+def _vs_lambda0(t: pd.DataFrame) -> pd.DataFrame:
+    """`t` (one row per λ) with each λ's change against λ = 0: accuracies in points (`*_change_pt`), disparities in %
+    (`*_pct`); NaN without a λ = 0 row."""
     base = t.loc[0.0] if 0.0 in t.index else None
     for c in ('accuracy', 'valid_accuracy'):
         t[f'{c}_change_pt'] = np.nan if base is None else 100 * (t[c] - base[c])
@@ -101,8 +97,34 @@ def lambda_table(study: Study, adv_mode: str = 'grl', ci: str = 't', confidence:
             t[f'{c}_pct'] = np.nan if base is None else pct_change(t[c].to_numpy(), base[c])
     return t
 
+# %% ../nbs/13_tables.ipynb #78050917
+def lambda_table(study: Study, adv_mode: str = 'grl', ci: str = 't', confidence: float = 0.95) -> pd.DataFrame:
+    """Per lambda: n, test accuracy and mean |disparity| with CIs over seeds, DPD, EOD, changes vs lambda = 0, and the
+    validation accuracy and mean |disparity| `best_lambda` selects on (NaN for runs that did not record them)."""
+    rows = []
+    for lam, g in lambda_runs(study, adv_mode).groupby('lam', sort=True):
+        r = {'lam': float(lam), **_agg(g, _LAMBDA_COLS)}
+        for c in ('accuracy', 'mean_abs_disp'):
+            _, r[f'{c}_lo'], r[f'{c}_hi'] = mean_ci(g[c], confidence, ci)
+        rows.append(r)
+    return _vs_lambda0(pd.DataFrame(rows, columns=_LAMBDA_TABLE).set_index('lam'))
+
+# %% ../nbs/13_tables.ipynb #e00f8ddd
 class _NoValidation(ValueError): "The lambda runs lack the validation metrics that `best_lambda` selects on."
 
+def _validation_criterion(t: pd.DataFrame) -> str:
+    """The validation disparity `best_lambda` selects on in `lambda_table` `t`: `valid_disp_rms_corr`, or
+    `valid_mean_abs_disp` for runs that lack it; `_NoValidation` when a λ lacks it or the validation accuracy."""
+    crit = 'valid_disp_rms_corr' if 'valid_disp_rms_corr' in t and t['valid_disp_rms_corr'].notna().all() else 'valid_mean_abs_disp'
+    need = ('valid_accuracy', crit)
+    bad = sorted({float(l) for c in need for l in t.index if c not in t or pd.isna(t.loc[l, c])})
+    if bad:
+        raise _NoValidation(f"best_lambda selects lambda on the validation split, but the runs at lambda = "
+                            f"{', '.join(f'{l:g}' for l in bad)} lack {' / '.join(need)} (runs from before validation "
+                            f"metrics were recorded: re-run them; lambda_table still shows their test numbers)")
+    return crit
+
+# %% ../nbs/13_tables.ipynb #b306ea2d
 def _valid_change_hi(study: Study, lam: float, adv_mode: str, confidence: float) -> float:
     "Upper end of the interval of the validation accuracy change (pt) of λ = `lam` against λ = 0, paired by seed."
     lr = lambda_runs(study, adv_mode)
@@ -112,6 +134,18 @@ def _valid_change_hi(study: Study, lam: float, adv_mode: str, confidence: float)
     if len(d) < 2: return float(d.mean()) if len(d) else float('nan')
     return float(d.mean() + sps.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
 
+# %% ../nbs/13_tables.ipynb #b0bacd2f
+def _lambda_choice(t: pd.DataFrame, lam: float, **how) -> dict:
+    "The test numbers of λ = `lam` in `lambda_table` `t` and those of λ = 0 (`ref_*`), with `how` λ was chosen."
+    r, r0 = t.loc[lam], t.loc[0.0]
+    get = lambda row, c: row[c] if c in row else np.nan
+    return dict(lam=float(lam), n=int(r['n']), accuracy=r['accuracy'], accuracy_change_pt=r['accuracy_change_pt'],
+                mean_abs_disp=r['mean_abs_disp'], mean_abs_disp_pct=r['mean_abs_disp_pct'],
+                ref_accuracy=r0['accuracy'], ref_mean_abs_disp=r0['mean_abs_disp'],
+                disp_rms_corr=get(r, 'disp_rms_corr'), ref_disp_rms_corr=get(r0, 'disp_rms_corr'), **how,
+                valid_mean_abs_disp=r['valid_mean_abs_disp'], ref_valid_mean_abs_disp=r0['valid_mean_abs_disp'])
+
+# %% ../nbs/13_tables.ipynb #0f0104d6
 def best_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', table: pd.DataFrame | None = None,
                 confidence: float = 0.95) -> dict | None:
     """Choose lambda on the VALIDATION split: among lambda > 0 whose validation accuracy is not significantly more
@@ -123,29 +157,17 @@ def best_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', 
     if 0.0 not in t.index: return None
     cand = t[t.index > 0]
     if cand.empty: return None
-    crit = 'valid_disp_rms_corr' if 'valid_disp_rms_corr' in t and t['valid_disp_rms_corr'].notna().all() else 'valid_mean_abs_disp'
-    need = ('valid_accuracy', crit)
-    bad = sorted({float(l) for c in need for l in t.index if c not in t or pd.isna(t.loc[l, c])})
-    if bad:
-        raise _NoValidation(f"best_lambda selects lambda on the validation split, but the runs at lambda = "
-                            f"{', '.join(f'{l:g}' for l in bad)} lack {' / '.join(need)} (runs from before validation "
-                            f"metrics were recorded: re-run them; lambda_table still shows their test numbers)")
+    crit = _validation_criterion(t)
     vchange = 100 * (cand['valid_accuracy'] - t.loc[0.0, 'valid_accuracy'])
     hi = pd.Series({l: _valid_change_hi(study, l, adv_mode, confidence) for l in cand.index})
     hi = hi.fillna(vchange)                                        # one seed: the change itself
     ok = cand[hi >= -max_acc_drop - 1e-9]
     within = not ok.empty
     lam = (ok if within else cand)[crit].idxmin()
-    r = t.loc[lam]
-    get = lambda row, c: row[c] if c in row else np.nan
-    return dict(lam=float(lam), n=int(r['n']), accuracy=r['accuracy'], accuracy_change_pt=r['accuracy_change_pt'],
-                mean_abs_disp=r['mean_abs_disp'], mean_abs_disp_pct=r['mean_abs_disp_pct'],
-                ref_accuracy=t.loc[0.0, 'accuracy'], ref_mean_abs_disp=t.loc[0.0, 'mean_abs_disp'],
-                disp_rms_corr=get(r, 'disp_rms_corr'), ref_disp_rms_corr=get(t.loc[0.0], 'disp_rms_corr'),
-                within_budget=within, max_acc_drop=max_acc_drop, selected_on='validation', criterion=crit,
-                valid_accuracy_change_pt=float(vchange.loc[lam]), valid_accuracy_change_hi=float(hi.loc[lam]),
-                valid_mean_abs_disp=r['valid_mean_abs_disp'], ref_valid_mean_abs_disp=t.loc[0.0, 'valid_mean_abs_disp'])
+    return _lambda_choice(t, lam, within_budget=within, max_acc_drop=max_acc_drop, selected_on='validation', criterion=crit,
+                          valid_accuracy_change_pt=float(vchange.loc[lam]), valid_accuracy_change_hi=float(hi.loc[lam]))
 
+# %% ../nbs/13_tables.ipynb #8fc17573
 def _chosen_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', table=None) -> dict | None:
     "`best_lambda`, or None with a warning when the runs lack validation metrics (tables and figures still draw)."
     try: return best_lambda(study, max_acc_drop, adv_mode, table)
@@ -153,13 +175,14 @@ def _chosen_lambda(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl
         warnings.warn(f"no debiased model shown: {e}")
         return None
 
-# %% ../nbs/13_tables.ipynb #40161218
+# %% ../nbs/13_tables.ipynb #8396fced
 def _close(fig):
     "Detach `fig` from pyplot (no duplicate display in notebooks, no figure pile-up) and return it."
     import matplotlib.pyplot as plt
     plt.close(fig)
     return fig
 
+# %% ../nbs/13_tables.ipynb #674099b1
 def tradeoff_plot(study: Study, adv_mode: str = 'grl', max_acc_drop: float = 0.3, ci: str = 't'):
     "Test mean |disparity| vs accuracy per lambda (means with CIs over seeds, runs faint), Pareto front, the lambda chosen on validation."
     import matplotlib.pyplot as plt
@@ -180,6 +203,7 @@ def tradeoff_plot(study: Study, adv_mode: str = 'grl', max_acc_drop: float = 0.3
     ax.set_title('Adversary strength λ: accuracy vs bias (means over seeds)')
     return _close(fig)
 
+# %% ../nbs/13_tables.ipynb #6ec37bb1
 def tradeoff_3d(study: Study, adv_mode: str = 'grl'):
     "3-D view: accuracy, mean |disparity| and lambda, per-lambda means joined in order of lambda, runs as dots."
     import matplotlib.pyplot as plt
@@ -217,7 +241,7 @@ def model_table(study: Study, teachers: str = 'source', max_acc_drop: float = 0.
     t['accuracy_vs_teacher_pt'] = 100 * (t['accuracy'] - t.loc['teacher', 'accuracy'])
     return t
 
-# %% ../nbs/13_tables.ipynb #249f48b3
+# %% ../nbs/13_tables.ipynb #aaaf8fc9
 def _yPa(df): return df['y'].to_numpy(), df['pred'].to_numpy(), df['a'].to_numpy()
 
 def class_disparity(study: Study, run_ids) -> np.ndarray:
@@ -227,6 +251,7 @@ def class_disparity(study: Study, run_ids) -> np.ndarray:
         warnings.simplefilter('ignore', RuntimeWarning)
         return np.nanmean(D, 0)
 
+# %% ../nbs/13_tables.ipynb #2c7c34cf
 def disparity_bars(study: Study, teachers: str = 'source', max_acc_drop: float = 0.3, adv_mode: str = 'grl',
                    class_names=None, sort: bool = False):
     "Per-class signed disparity bars: teacher, KD student and debiased KD student (best lambda), means over seeds."
@@ -247,8 +272,9 @@ def disparity_bars(study: Study, teachers: str = 'source', max_acc_drop: float =
     ax.set_title('Per-class disparity recall(a=1) − recall(a=0), mean over seeds')
     return _close(fig)
 
-# %% ../nbs/13_tables.ipynb #396a8415
+# %% ../nbs/13_tables.ipynb #b7136496
 def _class_acc(study, run_ids) -> np.ndarray:
+    "Per-class accuracy of each run, `(runs, C)`."
     return per_class_accuracy([study.predictions(r) for r in run_ids], n_classes=study.n_classes)
 
 def tc_sc_vs_T(study: Study, alpha: float = 0.05) -> pd.DataFrame:
@@ -268,17 +294,20 @@ def tc_sc_vs_T(study: Study, alpha: float = 0.05) -> pd.DataFrame:
     t['n_teacher'], t['n_student'], t['n_kd'] = len(teach), len(none), [len(kd[T]) for T in t.index]
     return t[cols]
 
-def _levels(study, teachers='source') -> dict:
-    none = methods_runs(study).query("method == 'none'")
-    return {'teacher': _agg(study.teacher_runs(teachers), ('dpd', 'eod', 'accuracy')),
-            METHOD_NAMES['none']: _agg(none, ('dpd', 'eod', 'accuracy'))}
-
+# %% ../nbs/13_tables.ipynb #ee1660c3
 def dpd_eod_vs_T(study: Study) -> pd.DataFrame:
     "The KD student's accuracy, mean |disparity|, DPD and EOD with their noise floors (mean and SD over seeds) per T."
     tr = temperature_runs(study)
     cols = ('accuracy', 'mean_abs_disp', 'dpd', 'eod', 'dpd_max', 'eod_max', 'dpd_noise', 'eod_noise', 'disp_rms_corr')
     rows = [{'T': float(T), **_agg(g, cols)} for T, g in tr.groupby('T', sort=True)]
     return pd.DataFrame(rows, columns=['T', 'n'] + [x for c in cols for x in (c, f'{c}_std')]).set_index('T')
+
+# %% ../nbs/13_tables.ipynb #4bbad87f
+def _levels(study, teachers='source') -> dict:
+    "Mean DPD, EOD and accuracy of the teacher and of the non-distilled student (`results._agg`)."
+    none = methods_runs(study).query("method == 'none'")
+    return {'teacher': _agg(study.teacher_runs(teachers), ('dpd', 'eod', 'accuracy')),
+            METHOD_NAMES['none']: _agg(none, ('dpd', 'eod', 'accuracy'))}
 
 def dpd_eod_plot(study: Study, teachers: str = 'source'):
     "DPD and EOD of the KD student vs T (mean ± SD over seeds), with the teacher's and non-distilled student's levels."
@@ -295,7 +324,7 @@ def dpd_eod_plot(study: Study, teachers: str = 'source'):
     fig.suptitle('Fairness gaps of the distilled student vs temperature'); fig.tight_layout()
     return _close(fig)
 
-# %% ../nbs/13_tables.ipynb #2a6d08a9
+# %% ../nbs/13_tables.ipynb #c3fa0381
 def rate_shifts(study: Study, sparsity: float) -> dict[str, RateShift]:
     "`{method: RateShift}` of the pruned runs at `sparsity` vs their teacher (the teacher with the most such runs)."
     pr = pruning_runs(study)
@@ -308,6 +337,7 @@ def rate_shifts(study: Study, sparsity: float) -> dict[str, RateShift]:
         out[m] = cev_sde([study.predictions(r) for r in ids], study.predictions(tid), n_classes=study.n_classes, warn=False)
     return out
 
+# %% ../nbs/13_tables.ipynb #52e65cb0
 def cev_sde_table(study: Study) -> pd.DataFrame:
     "Per (sparsity, method) of the pruned runs: runs, accuracy, teacher accuracy, CEV, SDE, sparsity, CKA."
     pr = pruning_runs(study)
@@ -326,6 +356,7 @@ def cev_sde_table(study: Study) -> pd.DataFrame:
             'cev_n_excluded', 'measured_sparsity', 'nonzero_params', 'cka']
     return pd.DataFrame(rows, columns=cols).set_index(['sparsity', 'method'])
 
+# %% ../nbs/13_tables.ipynb #09bcfe8e
 def rate_shift_scatter(study: Study, sparsity: float | None = None):
     "Per-class dFPR vs dFNR of pruned runs, CE-only vs KD; one panel per sparsity (or only `sparsity`)."
     import matplotlib.pyplot as plt
@@ -339,6 +370,7 @@ def rate_shift_scatter(study: Study, sparsity: float | None = None):
     fig.tight_layout()
     return _close(fig)
 
+# %% ../nbs/13_tables.ipynb #15fddf76
 def similarity_bias(study: Study, similarity: str = 'cka') -> pd.DataFrame:
     "Pearson/Spearman correlation of the pruned runs' similarity to the teacher with their CEV and SDE."
     pr = pruning_runs(study)
@@ -349,6 +381,7 @@ def similarity_bias(study: Study, similarity: str = 'cka') -> pd.DataFrame:
             except ValueError: pass
     return pd.DataFrame.from_dict(rows, orient='index', columns=['n', 'pearson_r', 'pearson_p', 'spearman_r', 'spearman_p'])
 
+# %% ../nbs/13_tables.ipynb #363d27d6
 def similarity_bias_plot(study: Study, similarity: str = 'cka'):
     "Scatter of the pruned runs' CEV and SDE against their similarity to the teacher, coloured by method."
     import matplotlib.pyplot as plt
@@ -388,29 +421,36 @@ def compression_table(study: Study, teachers: str = 'source') -> pd.DataFrame:
         out[f'{c}_ratio'] = out[c].iloc[0] / out[c]
     return out
 
-# %% ../nbs/13_tables.ipynb #a1c0de05
+# %% ../nbs/13_tables.ipynb #65c9e928
+def _loss_histories(study: Study, teachers: str = 'all') -> list:
+    """`(method, [history.csv of each run])` of the teacher and of each method of the methods block (unpruned,
+    lambda = 0, default T) that has histories."""
+    mr = methods_runs(study)
+    groups = [('teacher', study.teacher_runs(teachers))] + [(m, mr[mr.method == m]) for m in _method_order(mr.method.unique())]
+    out = []
+    for m, rows in groups:
+        hs = [h for h in (study.history(r) for r in rows.run_id) if h is not None and len(h)]
+        if hs: out.append((m, hs))
+    return out
+
+# %% ../nbs/13_tables.ipynb #3b193431
 def training_curves(study: Study, teachers: str = 'all'):
     """Training and validation loss per epoch (`history.csv`), mean over seeds (single runs faint), one colour per
     method (`METHOD_COLORS`): the teacher and the methods block (unpruned, lambda = 0, default T)."""
     import matplotlib.pyplot as plt
-    mr = methods_runs(study)
-    groups = [('teacher', study.teacher_runs(teachers))] + [(m, mr[mr.method == m]) for m in _method_order(mr.method.unique())]
     fig, axs = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    drawn, extra = 0, iter(f'C{i}' for i in range(5, 100))
-    for m, rows in groups:
-        hs = [h for h in (study.history(r) for r in rows.run_id) if h is not None and len(h)]
-        if not hs: continue
+    hists, extra = _loss_histories(study, teachers), iter(f'C{i}' for i in range(5, 100))
+    for m, hs in hists:
         color = METHOD_COLORS.get(m) or next(extra)
         mean = pd.concat(hs).groupby('epoch')[['train_loss', 'valid_loss']].mean()
         name = 'teacher' if m == 'teacher' else METHOD_NAMES.get(m, m)
         for ax, col in zip(axs, ('train_loss', 'valid_loss')):
             for h in hs: ax.plot(h['epoch'], h[col], color=color, alpha=0.2, lw=0.8)
             ax.plot(mean.index, mean[col], color=color, lw=2, label=f"{name} (n = {len(hs)})")
-        drawn += 1
     for ax, what in zip(axs, ('training loss (the run\'s whole objective)', 'validation loss')):
         ax.set_title(what); ax.set_xlabel('epoch'); ax.grid(alpha=0.3)
     axs[0].set_ylabel('loss: mean over seeds (faint: single runs)')
-    if drawn: axs[1].legend(fontsize='small')
+    if hists: axs[1].legend(fontsize='small')
     else: axs[0].text(.5, .5, 'no history.csv in the runs', ha='center', transform=axs[0].transAxes)
     fig.tight_layout()
     return _close(fig)
