@@ -77,7 +77,7 @@ def notebooks_dir(checkout=None) -> Path:
     raise FileNotFoundError(f"no experiment notebooks: not in a kdfair checkout, and the installed package has no "
                             f"{PACKAGED_NOTEBOOKS} (reinstall kdfair-nb from a wheel or sdist)")
 
-# %% ../nbs/00_core.ipynb #7e2008de
+# %% ../nbs/00_core.ipynb #679aaad5
 class UnknownNameError(KeyError, ValueError):
     "A name missing from a `Registry`: a `KeyError` (a failed look-up) and a `ValueError` (a bad argument) at once."
     def __str__(self): return str(self.args[0]) if self.args else ''
@@ -96,6 +96,7 @@ def _same_definition(a, b) -> bool:
     key = lambda o: (getattr(o, '__module__', None), getattr(o, '__qualname__', None))
     return a is b or (key(a)[1] is not None and key(a) == key(b))
 
+# %% ../nbs/00_core.ipynb #65f7dddc
 class Registry:
     """Named objects of one `kind` (distillation methods, adversary modes, data sets) in registration order:
     iterating gives the names, `name in reg` checks one, `reg[name]` gives its object (an unknown name raises an

@@ -22,12 +22,12 @@ from .core import Registry, compute_once
 __all__ = ['SHAPES', 'TEXTURES', 'COLORS', 'FEATURES', 'WARM_COLORS', 'IMAGENET_STATS', 'WIDER_CLUSTERS', 'WIDER_ATTRIBUTES',
            'CELEBA_SPLITS', 'IDX_DTYPES', 'FASHION_FILES', 'FASHION_MNIST_DIRS', 'FASHION_CLASSES', 'FASHION_WARM',
            'FASHION_COOL', 'DATASETS', 'shape_polygons', 'shape_masks', 'texture_pattern', 'render_trifeature',
-           'FairDataset', 'TensorFairDataset', 'normalize', 'class_skews', 'heldout_combinations', 'BiasedTrifeature',
-           'make_biased_trifeature', 'subsample_classes', 'TensorDL', 'random_flip_shift', 'auto_num_workers',
+           'FairDataset', 'normalize', 'TensorFairDataset', 'class_skews', 'heldout_combinations', 'BiasedTrifeature',
+           'make_biased_trifeature', 'subsample_classes', 'random_flip_shift', 'TensorDL', 'auto_num_workers',
            'place_dataloaders', 'fair_dataloaders', 'attribute_only_accuracy', 'read_image', 'FairImageDataset',
-           'wider_image_gender', 'load_wider_attribute', 'write_wider_fixture', 'read_celeba_attributes', 'load_celeba',
-           'write_celeba_fixture', 'UnsafePickleError', 'load_cifar100', 'write_cifar100_fixture', 'write_idx',
-           'read_idx', 'find_fashion_root', 'fashion_files', 'read_fashion_mnist', 'write_fashion_fixture',
+           'wider_image_gender', 'write_wider_fixture', 'load_wider_attribute', 'write_celeba_fixture',
+           'read_celeba_attributes', 'load_celeba', 'UnsafePickleError', 'write_cifar100_fixture', 'load_cifar100',
+           'write_idx', 'read_idx', 'find_fashion_root', 'fashion_files', 'read_fashion_mnist', 'write_fashion_fixture',
            'tint_images', 'ColouredFashion', 'make_coloured_fashion', 'load_splits']
 
 # %% ../nbs/00_data.ipynb #29b269cb
@@ -38,19 +38,23 @@ COLORS = {'red': (1, 0, 0), 'green': (0, 1, 0), 'blue': (0, 0, 1), 'yellow': (1,
 FEATURES = {'shape': SHAPES, 'texture': TEXTURES, 'color': list(COLORS)}
 WARM_COLORS = ('red', 'yellow', 'pink', 'orange', 'white')  # group 1 of the default protected attribute
 
-# %% ../nbs/00_data.ipynb #5a7ce68d
+# %% ../nbs/00_data.ipynb #e5ca9dab
 def _regular(n, r=0.9, phase=-math.pi / 2):
+    "The `n` corners of a regular polygon of radius `r`, the first at angle `phase` (default: straight up)."
     t = phase + 2 * math.pi * np.arange(n) / n
     return np.stack([r * np.cos(t), r * np.sin(t)], 1)
 
 def _star(n=5, r1=0.95, r2=0.4):
+    "A star of `n` points: corners alternately at radius `r1` (tips) and `r2`."
     t = -math.pi / 2 + math.pi * np.arange(2 * n) / n
     r = np.where(np.arange(2 * n) % 2 == 0, r1, r2)
     return np.stack([r * np.cos(t), r * np.sin(t)], 1)
 
 def _box(cx, cy, h):
+    "The square of half-side `h` centred on `(cx, cy)`."
     return np.array([[cx - h, cy - h], [cx + h, cy - h], [cx + h, cy + h], [cx - h, cy + h]])
 
+# %% ../nbs/00_data.ipynb #52ef8ddd
 def shape_polygons(name: str) -> list:
     "Polygons (arrays of x, y in [-1, 1], y down) whose union is the shape `name`."
     w = 0.3
@@ -71,6 +75,7 @@ def shape_polygons(name: str) -> list:
     if name not in polys: raise ValueError(f"unknown shape {name!r}; expected one of {SHAPES}")
     return polys[name]
 
+# %% ../nbs/00_data.ipynb #ec34d943
 def shape_masks(res: int = 128) -> torch.Tensor:
     "Binary masks `(10, res, res)` of the ten shapes, in `SHAPES` order."
     from matplotlib.path import Path as MPath
@@ -83,29 +88,33 @@ def shape_masks(res: int = 128) -> torch.Tensor:
         masks.append(m.reshape(res, res))
     return torch.tensor(np.stack(masks), dtype=torch.float32)
 
-# %% ../nbs/00_data.ipynb #efac0e33
+# %% ../nbs/00_data.ipynb #b3dd2532
 def _hash01(i, j, seed):
     "Deterministic pseudo-random bit per integer cell (for the `noise` texture)."
     h = (i * 73856093) ^ (j * 19349663) ^ (seed * 83492791)
     h = (h ^ (h >> 13)) * 1274126177
     return ((h >> 7) & 1).float()
 
+# %% ../nbs/00_data.ipynb #cfa9d4f9
+def _hexgrid(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    "Honeycomb lines: 1 where the distance to the nearest point of a hexagonal lattice exceeds a radius."
+    s3 = math.sqrt(3)
+    a = torch.stack([u, v * 2 / s3], 0)
+    best = None
+    for ou, ov in [(0, 0), (0.5, 0.5)]:
+        du = (a[0] - ou) - torch.round(a[0] - ou); dv = ((a[1] - ov) - torch.round(a[1] - ov)) * s3 / 2
+        d = du ** 2 + dv ** 2
+        best = d if best is None else torch.minimum(best, d)
+    return (best > 0.33 ** 2).float()
+
+# %% ../nbs/00_data.ipynb #eb656420
 def texture_pattern(name: str, u: torch.Tensor, v: torch.Tensor, seed: torch.Tensor | int = 0) -> torch.Tensor:
     "Binary texture `name` at coordinates `u, v` measured in periods (one period = one repeat)."
     fu, fv = u - torch.floor(u), v - torch.floor(v)
     if name == 'solid': return torch.ones_like(u)
     if name == 'stripes': return (fu < 0.5).float()
     if name == 'grid': return ((fu < 0.3) | (fv < 0.3)).float()
-    if name == 'hexgrid':
-        # honeycomb lines: distance to the nearest point of a hexagonal lattice exceeds a radius
-        s3 = math.sqrt(3)
-        a = torch.stack([u, v * 2 / s3], 0)
-        best = None
-        for ou, ov in [(0, 0), (0.5, 0.5)]:
-            du = (a[0] - ou) - torch.round(a[0] - ou); dv = ((a[1] - ov) - torch.round(a[1] - ov)) * s3 / 2
-            d = du ** 2 + dv ** 2
-            best = d if best is None else torch.minimum(best, d)
-        return (best > 0.33 ** 2).float()
+    if name == 'hexgrid': return _hexgrid(u, v)
     if name == 'dots': return (((fu - .5) ** 2 + (fv - .5) ** 2) < 0.3 ** 2).float()
     if name == 'noise':
         seed = torch.as_tensor(seed).long().view(-1, *([1] * (u.dim() - 1))) if u.dim() > 1 else seed
@@ -121,56 +130,80 @@ def texture_pattern(name: str, u: torch.Tensor, v: torch.Tensor, seed: torch.Ten
         return (((cu < 0.1) & (cv < 0.35)) | ((cv < 0.1) & (cu < 0.35))).float()
     raise ValueError(f"unknown texture {name!r}; expected one of {TEXTURES}")
 
-# %% ../nbs/00_data.ipynb #09dc9ea7
-def render_trifeature(shape: torch.Tensor, texture: torch.Tensor, color: torch.Tensor, size: int = 32,
-                      seed: int = 0, supersample: int = 4, chunk: int = 256) -> torch.Tensor:
-    "Render images `(N, 3, size, size)` as uint8 from feature indices, deterministically for a `seed`."
+# %% ../nbs/00_data.ipynb #faf7fd6a
+def _feature_indices(shape, texture, color, size: int) -> tuple:
+    "`shape, texture, color` as long tensors, checked: equal lengths, indices in [0, 10); and `size` at least 8 px."
     shape, texture, color = (torch.as_tensor(t).long() for t in (shape, texture, color))
     n = len(shape)
     if not (len(texture) == len(color) == n): raise ValueError("shape, texture and color must have equal length")
     for nm, t, k in (('shape', shape, 10), ('texture', texture, 10), ('color', color, 10)):
         if n and (t.min() < 0 or t.max() >= k): raise ValueError(f"{nm} indices must lie in [0, {k})")
     if size < 8: raise ValueError(f"size must be at least 8 px, got {size}")
-    L = size * supersample
-    masks = shape_masks(128)
-    rgb = torch.tensor(list(COLORS.values()), dtype=torch.float32)
+    return shape, texture, color
+
+# %% ../nbs/00_data.ipynb #167a4250
+_MASK_FRAC = 128 / 224  # the shape mask's side as a fraction of the canvas (128 of 224 px in the original)
+
+def _random_geometry(n: int, seed: int) -> dict:
+    "Per image, drawn from `seed` in a fixed order: mask rotation and centre, texture rotation and offset, noise seed."
     gen = torch.Generator().manual_seed(seed)
     theta_m = (torch.rand(n, generator=gen) * 90 - 45) * math.pi / 180
-    m_frac = 128 / 224
-    centre = (torch.rand(n, 2, generator=gen) * (1 - m_frac) + m_frac / 2) * 2 - 1  # normalised centre
+    centre = (torch.rand(n, 2, generator=gen) * (1 - _MASK_FRAC) + _MASK_FRAC / 2) * 2 - 1  # normalised centre
     theta_t = (torch.rand(n, generator=gen) * 90 - 45) * math.pi / 180
     offset = torch.rand(n, 2, generator=gen)
     noise_seed = torch.randint(0, 2 ** 20, (n,), generator=gen)
+    return dict(theta_m=theta_m, centre=centre, theta_t=theta_t, offset=offset, noise_seed=noise_seed)
+
+# %% ../nbs/00_data.ipynb #21997424
+def _place_masks(masks: torch.Tensor, theta: torch.Tensor, centre: torch.Tensor, L: int) -> torch.Tensor:
+    "Masks `(b, h, w)` rotated by `theta`, scaled to `_MASK_FRAC` of an `L` px canvas and centred on `centre`: `(b, L, L)`."
+    # output coords -> mask coords (rotate by -theta around the centre, scale canvas/mask)
+    c, si = torch.cos(theta), torch.sin(theta)
+    A = torch.stack([torch.stack([c, si], 1), torch.stack([-si, c], 1)], 1) / _MASK_FRAC
+    bvec = -(A @ centre.unsqueeze(-1)).squeeze(-1)
+    xo = (torch.arange(L, dtype=torch.float32) * 2 + 1) / L - 1  # normalised pixel centres
+    gx = A[:, 0, 0, None, None] * xo.view(1, 1, L) + A[:, 0, 1, None, None] * xo.view(1, L, 1) + bvec[:, 0, None, None]
+    gy = A[:, 1, 0, None, None] * xo.view(1, 1, L) + A[:, 1, 1, None, None] * xo.view(1, L, 1) + bvec[:, 1, None, None]
+    grid = torch.stack([gx, gy], -1)
+    return F.grid_sample(masks.unsqueeze(1), grid, mode='bilinear', align_corners=False)[:, 0]
+
+# %% ../nbs/00_data.ipynb #67278b6c
+def _paint(mask, texture, colour, theta, offset, noise_seed, L: int) -> torch.Tensor:
+    """Images `(b, 3, L, L)` in [0, 1]: texture `texture[i]`, rotated by `theta[i]` and shifted by `offset[i]` periods,
+    drawn in RGB `colour[i]` where `mask[i]` is, on 0.5 grey."""
     period = L * 10 / 224  # pixels per texture period at render resolution
-    out = torch.empty(n, 3, size, size, dtype=torch.uint8)
     pix = (torch.arange(L, dtype=torch.float32) + 0.5) - L / 2
     py, px = pix.view(1, L, 1), pix.view(1, 1, L)
+    img = torch.empty(len(mask), 3, L, L)
+    for ti in texture.unique().tolist():
+        k = (texture == ti).nonzero().squeeze(1)
+        # texture on rotated, offset coordinates measured in periods
+        ct = (torch.cos(theta[k]) / period).view(-1, 1, 1); st = (torch.sin(theta[k]) / period).view(-1, 1, 1)
+        u = ct * px + st * py + offset[k, 0].view(-1, 1, 1)
+        v = ct * py - st * px + offset[k, 1].view(-1, 1, 1)
+        mt = (mask[k] * texture_pattern(TEXTURES[ti], u, v, noise_seed[k])).unsqueeze(1)
+        img[k] = mt * (colour[k].view(-1, 3, 1, 1) - 0.5) + 0.5  # = mt*colour + (1 - mt)*grey
+    return img
+
+# %% ../nbs/00_data.ipynb #e5f8f37e
+def render_trifeature(shape: torch.Tensor, texture: torch.Tensor, color: torch.Tensor, size: int = 32,
+                      seed: int = 0, supersample: int = 4, chunk: int = 256) -> torch.Tensor:
+    "Render images `(N, 3, size, size)` as uint8 from feature indices, deterministically for a `seed`."
+    shape, texture, color = _feature_indices(shape, texture, color, size)
+    n, L = len(shape), size * supersample
+    masks = shape_masks(128)
+    rgb = torch.tensor(list(COLORS.values()), dtype=torch.float32)
+    g = _random_geometry(n, seed)
+    out = torch.empty(n, 3, size, size, dtype=torch.uint8)
     for s in range(0, n, chunk):
-        sl = slice(s, min(n, s + chunk)); b = sl.stop - sl.start
-        # shape mask: output coords -> mask coords (rotate by -theta around the centre, scale canvas/mask)
-        c, si = torch.cos(theta_m[sl]), torch.sin(theta_m[sl])
-        A = torch.stack([torch.stack([c, si], 1), torch.stack([-si, c], 1)], 1) / m_frac
-        bvec = -(A @ centre[sl].unsqueeze(-1)).squeeze(-1)
-        xo = (torch.arange(L, dtype=torch.float32) * 2 + 1) / L - 1  # normalised pixel centres
-        gx = A[:, 0, 0, None, None] * xo.view(1, 1, L) + A[:, 0, 1, None, None] * xo.view(1, L, 1) + bvec[:, 0, None, None]
-        gy = A[:, 1, 0, None, None] * xo.view(1, 1, L) + A[:, 1, 1, None, None] * xo.view(1, L, 1) + bvec[:, 1, None, None]
-        grid = torch.stack([gx, gy], -1)
-        mask = F.grid_sample(masks[shape[sl]].unsqueeze(1), grid, mode='bilinear', align_corners=False)[:, 0]
-        img = torch.empty(b, 3, L, L)
-        tx = texture[sl]
-        for ti in tx.unique().tolist():
-            k = (tx == ti).nonzero().squeeze(1); kk = k + s
-            # texture on rotated, offset coordinates measured in periods
-            ct = (torch.cos(theta_t[kk]) / period).view(-1, 1, 1); st = (torch.sin(theta_t[kk]) / period).view(-1, 1, 1)
-            u = ct * px + st * py + offset[kk, 0].view(-1, 1, 1)
-            v = ct * py - st * px + offset[kk, 1].view(-1, 1, 1)
-            mt = (mask[k] * texture_pattern(TEXTURES[ti], u, v, noise_seed[kk])).unsqueeze(1)
-            img[k] = mt * (rgb[color[kk]].view(-1, 3, 1, 1) - 0.5) + 0.5  # = mt*colour + (1 - mt)*grey
+        sl = slice(s, min(n, s + chunk))
+        mask = _place_masks(masks[shape[sl]], g['theta_m'][sl], g['centre'][sl], L)
+        img = _paint(mask, texture[sl], rgb[color[sl]], g['theta_t'][sl], g['offset'][sl], g['noise_seed'][sl], L)
         if supersample > 1: img = F.avg_pool2d(img, supersample)
         out[sl] = (img * 255).round_().clamp_(0, 255).to(torch.uint8)
     return out
 
-# %% ../nbs/00_data.ipynb #ed48921d
+# %% ../nbs/00_data.ipynb #9b8c1165
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 class FairDataset(torch.utils.data.Dataset):
@@ -198,6 +231,13 @@ class FairDataset(torch.utils.data.Dataset):
         if bad: raise ValueError(f"classes with fewer than {min_per_group} samples of a group: {bad}")
         return self
 
+# %% ../nbs/00_data.ipynb #e92d34fb
+def normalize(x: torch.Tensor, stats) -> torch.Tensor:
+    "uint8 image(s) -> normalised float with `stats = (mean, std)`."
+    mean, std = (torch.tensor(s, dtype=torch.float32).view(-1, 1, 1) for s in stats)
+    return (x.float() / 255 - mean) / std
+
+# %% ../nbs/00_data.ipynb #b2bac97d
 class TensorFairDataset(FairDataset):
     "An in-memory data set: uint8 images `x (N, 3, H, W)`, labels `y`, attribute `a`."
     def __init__(self, x, y, a=None, classes=None, groups=('group 0', 'group 1'), stats=None, meta=None):
@@ -228,12 +268,7 @@ class TensorFairDataset(FairDataset):
         for t in (self.x, self.y, self.a): h.update(t.contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
-def normalize(x: torch.Tensor, stats) -> torch.Tensor:
-    "uint8 image(s) -> normalised float with `stats = (mean, std)`."
-    mean, std = (torch.tensor(s, dtype=torch.float32).view(-1, 1, 1) for s in stats)
-    return (x.float() / 255 - mean) / std
-
-# %% ../nbs/00_data.ipynb #255f2ab2
+# %% ../nbs/00_data.ipynb #bfd96118
 def class_skews(skew, n_classes: int = 10) -> torch.Tensor:
     "Per-class $P(a=1 | y=c)$ from a vector, or from one strength in [0, 1] spread linearly across classes."
     if np.ndim(skew) == 0:
@@ -245,6 +280,7 @@ def class_skews(skew, n_classes: int = 10) -> torch.Tensor:
     if (p < 0).any() or (p > 1).any(): raise ValueError("skews are probabilities and must lie in [0, 1]")
     return p
 
+# %% ../nbs/00_data.ipynb #b86a836d
 def heldout_combinations(frac: float = 0.2, seed: int = 0) -> torch.Tensor:
     "Boolean `(10, 10, 10)` over (shape, texture, colour): True where the combination is held out for test."
     g = torch.Generator().manual_seed(seed)
@@ -252,6 +288,7 @@ def heldout_combinations(frac: float = 0.2, seed: int = 0) -> torch.Tensor:
     flat[torch.randperm(1000, generator=g)[:round(frac * 1000)]] = True
     return flat.view(10, 10, 10)
 
+# %% ../nbs/00_data.ipynb #f96d73ca
 def _sample_split(n, p, allowed, label, attribute, group_of, gen):
     "Sample `n` (shape, texture, colour, y, a) with P(a=1|y)=p among `allowed` combinations."
     feats = list(FEATURES)
@@ -270,19 +307,15 @@ def _sample_split(n, p, allowed, label, attribute, group_of, gen):
             out[k] = cand[torch.randint(0, len(cand), (len(k),), generator=gen)]
     return out, y, a
 
+# %% ../nbs/00_data.ipynb #7a94753c
 @dataclass
 class BiasedTrifeature:
     "Train / valid / test splits of biased Trifeature and the settings that made them."
     train: TensorFairDataset; valid: TensorFairDataset; test: TensorFairDataset; skews: torch.Tensor; config: dict
 
-def make_biased_trifeature(n_train: int = 10_000, n_valid: int = 2_000, n_test: int = 2_000, size: int = 32,
-                           skew=0.8, label: str = 'shape', attribute: str = 'color', group1=WARM_COLORS,
-                           balanced_test: bool = False, heldout_frac: float = 0.2, seed: int = 0,
-                           cache_dir=None) -> BiasedTrifeature:
-    """Biased Trifeature (REFERENCE §1): label = `label` feature, protected attribute = whether the `attribute`
-    feature is in `group1`, with per-class skew `skew`. Test uses held-out combinations (same skew unless
-    `balanced_test`). Deterministic in `seed`. With `cache_dir`, rendered once and kept there as a .pt file of plain
-    tensors: processes that ask for the same data set at once wait for the one that renders it."""
+
+def _check_trifeature_args(label, attribute, group1, n_train, n_valid, n_test, heldout_frac):
+    "Raise on settings of `make_biased_trifeature` that cannot make a data set."
     if label not in FEATURES or attribute not in FEATURES:
         raise ValueError(f"label and attribute must be among {list(FEATURES)}, got {label!r}, {attribute!r}")
     if label == attribute: raise ValueError("label and protected attribute must be different features")
@@ -291,36 +324,61 @@ def make_biased_trifeature(n_train: int = 10_000, n_valid: int = 2_000, n_test: 
     if not 0 < len(set(group1)) < 10: raise ValueError("group1 must hold some but not all attribute values")
     if min(n_train, n_valid, n_test) < 0: raise ValueError("split sizes must be non-negative")
     if not 0 <= heldout_frac < 1: raise ValueError("heldout_frac must lie in [0, 1)")
+
+def _group_names(attribute: str, group1) -> list:
+    "The names of groups 0 and 1: 'cool colour' and 'warm colour' for the default groups, else `attribute (not) in {...}`."
+    names = ', '.join(sorted(group1))
+    groups = [f"{attribute} not in {{{names}}}", f"{attribute} in {{{names}}}"]
+    if attribute == 'color' and set(group1) == set(WARM_COLORS): groups = ['cool colour', 'warm colour']
+    return groups
+
+# %% ../nbs/00_data.ipynb #d7eb8b27
+def _generate_trifeature(config: dict, p: torch.Tensor) -> BiasedTrifeature:
+    "Draw and render the three splits that `config` (the settings of `make_biased_trifeature`) describes; class skews `p`."
+    label, attribute, group1, seed = config['label'], config['attribute'], config['group1'], config['seed']
+    group_of = torch.tensor([int(v in group1) for v in FEATURES[attribute]])
+    held = heldout_combinations(config['heldout_frac'], seed)
+    gen = torch.Generator().manual_seed(seed)
+    splits, stats = {}, None
+    for i, (name, allowed, ps) in enumerate([('train', ~held, p), ('valid', ~held, p),
+                                             ('test', held if config['heldout_frac'] > 0 else ~held,
+                                              torch.full_like(p, .5) if config['balanced_test'] else p)]):
+        f, y, a = _sample_split(config[f'n_{name}'], ps, allowed, label, attribute, group_of, gen)
+        x = render_trifeature(f[:, 0], f[:, 1], f[:, 2], size=config['size'], seed=seed * 1000 + i)
+        y = f[:, list(FEATURES).index(label)]
+        meta = {k: f[:, j] for j, k in enumerate(FEATURES)}
+        ds = TensorFairDataset(x, y, a, FEATURES[label], _group_names(attribute, group1), stats, meta)
+        stats = stats or ds.stats  # all splits normalised with the training statistics
+        splits[name] = ds
+    return BiasedTrifeature(**splits, skews=p, config=config)
+
+# %% ../nbs/00_data.ipynb #93053a0b
+def make_biased_trifeature(n_train: int = 10_000, n_valid: int = 2_000, n_test: int = 2_000, size: int = 32,
+                           skew=0.8, label: str = 'shape', attribute: str = 'color', group1=WARM_COLORS,
+                           balanced_test: bool = False, heldout_frac: float = 0.2, seed: int = 0,
+                           cache_dir=None) -> BiasedTrifeature:
+    """Biased Trifeature (REFERENCE §1): label = `label` feature, protected attribute = whether the `attribute`
+    feature is in `group1`, with per-class skew `skew`. Test uses held-out combinations (same skew unless
+    `balanced_test`). Deterministic in `seed`. With `cache_dir`, rendered once and kept there as a .pt file of plain
+    tensors: processes that ask for the same data set at once wait for the one that renders it."""
+    _check_trifeature_args(label, attribute, group1, n_train, n_valid, n_test, heldout_frac)
     p = class_skews(skew, 10)
     config = dict(n_train=n_train, n_valid=n_valid, n_test=n_test, size=size, skew=p.tolist(), label=label,
                   attribute=attribute, group1=sorted(group1), balanced_test=balanced_test,
                   heldout_frac=heldout_frac, seed=seed)
-    def generate() -> BiasedTrifeature:
-        group_of = torch.tensor([int(v in group1) for v in FEATURES[attribute]])
-        held = heldout_combinations(heldout_frac, seed)
-        names = ', '.join(sorted(group1))
-        groups = [f"{attribute} not in {{{names}}}", f"{attribute} in {{{names}}}"]
-        if attribute == 'color' and set(group1) == set(WARM_COLORS): groups = ['cool colour', 'warm colour']
-        gen = torch.Generator().manual_seed(seed)
-        splits, stats = {}, None
-        for i, (name, n, allowed, ps) in enumerate([('train', n_train, ~held, p), ('valid', n_valid, ~held, p),
-                                                     ('test', n_test, held if heldout_frac > 0 else ~held,
-                                                      torch.full_like(p, .5) if balanced_test else p)]):
-            f, y, a = _sample_split(n, ps, allowed, label, attribute, group_of, gen)
-            x = render_trifeature(f[:, 0], f[:, 1], f[:, 2], size=size, seed=seed * 1000 + i)
-            y = f[:, list(FEATURES).index(label)]
-            meta = {k: f[:, j] for j, k in enumerate(FEATURES)}
-            ds = TensorFairDataset(x, y, a, FEATURES[label], groups, stats, meta)
-            stats = stats or ds.stats  # all splits normalised with the training statistics
-            splits[name] = ds
-        return BiasedTrifeature(**splits, skews=p, config=config)
+    generate = lambda: _generate_trifeature(config, p)
     if cache_dir is None: return generate()
-    key = hashlib.sha1(json.dumps({**config, 'cache_format': _TRIFEATURE_CACHE_FORMAT}, sort_keys=True).encode())
-    path = Path(cache_dir) / f'trifeature_{key.hexdigest()[:12]}.pt'
-    return compute_once(path, generate, _save_trifeature, lambda f: _load_trifeature(f, config))[0]
+    load = lambda f: _load_trifeature(f, config)
+    return compute_once(_cache_file(cache_dir, 'trifeature', config), generate, _save_trifeature, load)[0]
 
-# %% ../nbs/00_data.ipynb #7b1eb34f
+# %% ../nbs/00_data.ipynb #018b5e1a
 _TRIFEATURE_CACHE_FORMAT = 2  # layout of the cache file: part of its name (the key) and stored inside it
+
+
+def _cache_file(cache_dir, prefix: str, config: dict) -> Path:
+    "The cache file of the data set that `config` describes: `prefix_<hash of config and the cache format>.pt`."
+    key = hashlib.sha1(json.dumps({**config, 'cache_format': _TRIFEATURE_CACHE_FORMAT}, sort_keys=True).encode())
+    return Path(cache_dir) / f'{prefix}_{key.hexdigest()[:12]}.pt'
 
 def _tensor_digest(tensors) -> str:
     "SHA-1 over the dtypes, shapes and bytes of `tensors`."
@@ -330,8 +388,12 @@ def _tensor_digest(tensors) -> str:
         h.update(f"{t.dtype}{tuple(t.shape)}".encode()); h.update(t.numpy().tobytes())
     return h.hexdigest()
 
-def _split_tensors(s: dict) -> list: return [s['x'], s['y'], s['a']] + [s['meta'][k] for k in sorted(s['meta'])]
 
+def _split_tensors(s: dict) -> list:
+    "The tensors of a split as stored in a cache file: images, labels, attributes, then the metadata by name."
+    return [s['x'], s['y'], s['a']] + [s['meta'][k] for k in sorted(s['meta'])]
+
+# %% ../nbs/00_data.ipynb #4d2f5c82
 def _save_trifeature(d: BiasedTrifeature, path):
     "Write `d` to `path` as plain tensors, lists and strings (loadable with `weights_only=True`), checksummed."
     own = lambda t: t.clone(memory_format=torch.contiguous_format)  # not a view of a larger tensor
@@ -344,6 +406,18 @@ def _save_trifeature(d: BiasedTrifeature, path):
     torch.save({'format': _TRIFEATURE_CACHE_FORMAT, 'config': d.config, 'skews': own(d.skews),
                 'skews_sha1': _tensor_digest([d.skews]), 'splits': splits}, path)
 
+# %% ../nbs/00_data.ipynb #56ccc86e
+def _cached_split(s: dict, name: str, config: dict) -> TensorFairDataset:
+    "Split `name` of a cache file as a data set, once its checksum and its images' shape (from `config`) are checked."
+    if _tensor_digest(_split_tensors(s)) != s['sha1']:
+        raise ValueError(f"the checksum of the {name} split does not match its data")
+    want = (config[f'n_{name}'], 3, config['size'], config['size'])
+    if tuple(s['x'].shape) != want:
+        raise ValueError(f"{name} images have shape {tuple(s['x'].shape)}, not {want}")
+    stats = tuple(tuple(float(v) for v in t) for t in s['stats'])
+    return TensorFairDataset(s['x'], s['y'], s['a'], s['classes'], s['groups'], stats, dict(s['meta']))
+
+# %% ../nbs/00_data.ipynb #a40ab607
 def _load_trifeature(path, config: dict, cls=BiasedTrifeature, what: str = 'Trifeature'):
     "Read a file of `_save_trifeature` made for `config` as a `cls`; raise naming the file when anything about it is wrong."
     path = Path(path)
@@ -358,16 +432,7 @@ def _load_trifeature(path, config: dict, cls=BiasedTrifeature, what: str = 'Trif
     if d.get('config') != config: raise bad(f"written for other settings ({d.get('config')}) than its name says")
     try:
         if _tensor_digest([d['skews']]) != d['skews_sha1']: raise ValueError("the checksum of the skews does not match")
-        splits = {}
-        for name in ('train', 'valid', 'test'):
-            s = d['splits'][name]
-            if _tensor_digest(_split_tensors(s)) != s['sha1']:
-                raise ValueError(f"the checksum of the {name} split does not match its data")
-            want = (config[f'n_{name}'], 3, config['size'], config['size'])
-            if tuple(s['x'].shape) != want:
-                raise ValueError(f"{name} images have shape {tuple(s['x'].shape)}, not {want}")
-            stats = tuple(tuple(float(v) for v in t) for t in s['stats'])
-            splits[name] = TensorFairDataset(s['x'], s['y'], s['a'], s['classes'], s['groups'], stats, dict(s['meta']))
+        splits = {name: _cached_split(d['splits'][name], name, config) for name in ('train', 'valid', 'test')}
     except Exception as e:  # a missing key, a wrong type, a shape or length that does not fit
         raise bad(f"malformed content ({type(e).__name__}: {e})") from None
     return cls(**splits, skews=d['skews'], config=config)
@@ -386,7 +451,19 @@ def subsample_classes(ds: TensorFairDataset, keep: dict, seed: int = 0) -> Tenso
         mask[drop] = False
     return ds.subset(mask.nonzero().squeeze(1))
 
-# %% ../nbs/00_data.ipynb #282f211e
+# %% ../nbs/00_data.ipynb #0ef1c91d
+def random_flip_shift(x: torch.Tensor, seed: int, max_shift: int = 2) -> torch.Tensor:
+    "Random horizontal flips and shifts of up to `max_shift` px (zero padded) for a batch."
+    g = torch.Generator().manual_seed(seed)
+    flip = torch.rand(len(x), generator=g) < 0.5
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    if max_shift:
+        p = F.pad(x, [max_shift] * 4)
+        dx, dy = torch.randint(0, 2 * max_shift + 1, (2,), generator=g).tolist()
+        x = p[..., dy:dy + x.shape[-2], dx:dx + x.shape[-1]]
+    return x
+
+# %% ../nbs/00_data.ipynb #86a1f650
 class TensorDL(DataLoader):
     "A fastai `DataLoader` over a `TensorFairDataset` that gathers whole batches by tensor indexing."
     def __init__(self, dataset: TensorFairDataset, bs: int = 128, shuffle: bool = False, augment: bool = False,
@@ -406,17 +483,7 @@ class TensorDL(DataLoader):
         kwargs = {'augment': self.augment, 'channels_last': self.channels_last, **kwargs}
         return super().new(dataset, cls, **kwargs)
 
-def random_flip_shift(x: torch.Tensor, seed: int, max_shift: int = 2) -> torch.Tensor:
-    "Random horizontal flips and shifts of up to `max_shift` px (zero padded) for a batch."
-    g = torch.Generator().manual_seed(seed)
-    flip = torch.rand(len(x), generator=g) < 0.5
-    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-    if max_shift:
-        p = F.pad(x, [max_shift] * 4)
-        dx, dy = torch.randint(0, 2 * max_shift + 1, (2,), generator=g).tolist()
-        x = p[..., dy:dy + x.shape[-2], dx:dx + x.shape[-1]]
-    return x
-
+# %% ../nbs/00_data.ipynb #c03820ef
 def auto_num_workers(n_batches: int, max_workers: int = 8) -> int:
     """Worker processes for a DataLoader that decodes files: one per CPU thread this process trains with
     (`torch.get_num_threads()`, within the cores it may use), at most `max_workers` and `n_batches`; none for a single
@@ -425,6 +492,22 @@ def auto_num_workers(n_batches: int, max_workers: int = 8) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return max(1, min(max_workers, cores, torch.get_num_threads(), n_batches))
 
+# %% ../nbs/00_data.ipynb #232f8a8b
+def _make_loader(ds, shuffle: bool, bs: int, augment: bool, num_workers, channels_last: bool, pin_memory):
+    """A `TensorDL` over an in-memory `ds`, else a fastai `DataLoader` decoding with `num_workers` processes (None:
+    `auto_num_workers`); `pin_memory` None marks the loader's pinning as automatic (`pin_auto`)."""
+    drop = shuffle and len(ds) > bs
+    if isinstance(ds, TensorFairDataset):
+        dl = TensorDL(ds, bs=bs, shuffle=shuffle, drop_last=drop, augment=augment, channels_last=channels_last)
+    else:
+        n_batches = len(ds) // bs if drop else math.ceil(len(ds) / bs)
+        nw = auto_num_workers(n_batches) if num_workers is None else num_workers
+        dl = DataLoader(ds, bs=bs, shuffle=shuffle, drop_last=drop, num_workers=nw)
+    dl.pin_auto = pin_memory is None
+    dl.pin_memory = dl.fake_l.pin_memory = bool(pin_memory)
+    return dl
+
+# %% ../nbs/00_data.ipynb #6e9ff460
 def place_dataloaders(dls: DataLoaders, device=None) -> DataLoaders:
     """Put `dls` on `device` (None: the CPU); loaders whose pinning was left automatic (`pin_memory=None` in
     `fair_dataloaders`) pin their batches exactly when `device` is CUDA."""
@@ -434,6 +517,7 @@ def place_dataloaders(dls: DataLoaders, device=None) -> DataLoaders:
         if getattr(dl, 'pin_auto', False): dl.pin_memory = dl.fake_l.pin_memory = dev.type == 'cuda'
     return dls
 
+# %% ../nbs/00_data.ipynb #cb234687
 def fair_dataloaders(train: FairDataset, valid: FairDataset, bs: int = 128, augment: bool = False,
                      num_workers: int | None = None, device=None, channels_last: bool = False, seed: int | None = None,
                      val_bs: int | None = None, pin_memory: bool | None = None) -> DataLoaders:
@@ -444,18 +528,9 @@ def fair_dataloaders(train: FairDataset, valid: FairDataset, bs: int = 128, augm
     if len(train) == 0: raise ValueError("the training set is empty")
     if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
         raise ValueError(f"num_workers must be None (automatic) or an integer >= 0, got {num_workers!r}")
-    def mk(ds, shuffle, b, aug):
-        drop = shuffle and len(ds) > b
-        if isinstance(ds, TensorFairDataset):
-            dl = TensorDL(ds, bs=b, shuffle=shuffle, drop_last=drop, augment=aug, channels_last=channels_last)
-        else:
-            n_batches = len(ds) // b if drop else math.ceil(len(ds) / b)
-            nw = auto_num_workers(n_batches) if num_workers is None else num_workers
-            dl = DataLoader(ds, bs=b, shuffle=shuffle, drop_last=drop, num_workers=nw)
-        dl.pin_auto = pin_memory is None
-        dl.pin_memory = dl.fake_l.pin_memory = bool(pin_memory)
-        return dl
-    return place_dataloaders(DataLoaders(mk(train, True, bs, augment), mk(valid, False, val_bs or 2 * bs, False)), device)
+    return place_dataloaders(DataLoaders(_make_loader(train, True, bs, augment, num_workers, channels_last, pin_memory),
+                                         _make_loader(valid, False, val_bs or 2 * bs, False, num_workers, channels_last,
+                                                      pin_memory)), device)
 
 # %% ../nbs/00_data.ipynb #fa8c58d2
 def attribute_only_accuracy(train: FairDataset, test: FairDataset) -> float:
@@ -465,7 +540,7 @@ def attribute_only_accuracy(train: FairDataset, test: FairDataset) -> float:
     guess = k.argmax(1)
     return (guess[test.a.clamp(min=0)] == test.y).float().mean().item()
 
-# %% ../nbs/00_data.ipynb #5d526bcb
+# %% ../nbs/00_data.ipynb #42136739
 def read_image(path, size: int) -> torch.Tensor:
     """The image file `path` as a uint8 RGB tensor `(3, size, size)`: `torchvision.io.decode_image`, then an antialiased
     bilinear resize; formats torchvision does not decode go through PIL (same resize)."""
@@ -479,6 +554,7 @@ def read_image(path, size: int) -> torch.Tensor:
         except Exception as e: raise ValueError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
     return resize(x, [size, size], antialias=True)
 
+# %% ../nbs/00_data.ipynb #d6f22657
 class FairImageDataset(FairDataset):
     "Images on disk, decoded lazily by `read_image` at `size` px, with labels and attribute."
     def __init__(self, files, y, a=None, classes=None, groups=('group 0', 'group 1'), size: int = 224,
@@ -504,12 +580,15 @@ class FairImageDataset(FairDataset):
         x = torch.stack(xs) if xs else torch.zeros(0, 3, self.size, self.size, dtype=torch.uint8)
         return TensorFairDataset(x, self.y, self.a, self.classes, self.groups, self.stats, self.meta)
 
+# %% ../nbs/00_data.ipynb #68199f90
 def _need_dir(p, what):
+    "`p` as a `Path`, when it is a directory; else an error naming it as `what`."
     p = Path(p)
     if not p.is_dir(): raise FileNotFoundError(f"{what} directory not found: {p}")
     return p
 
 def _need_file(p, what):
+    "`p` as a `Path`, when it is a file; else an error naming it as `what`."
     p = Path(p)
     if not p.is_file(): raise FileNotFoundError(f"{what} file not found: {p}")
     return p
@@ -520,7 +599,7 @@ def _need_images(files, listed_in):
     if missing:
         raise FileNotFoundError(f"{listed_in}: {len(missing)} listed image(s) missing on disk, e.g. {missing[0]}")
 
-# %% ../nbs/00_data.ipynb #571c258e
+# %% ../nbs/00_data.ipynb #2e357156
 WIDER_CLUSTERS = {
     'Team_Sports': ['Basketball', 'Football', 'Soccer', 'Hockey'],
     'Celebration': ['Funeral', 'Ceremony', 'Celebration_Or_Party'],
@@ -530,6 +609,7 @@ WIDER_CLUSTERS = {
     'Dresses': ['Dresses'], 'Water_Activities': ['Row_Boat', 'Angler'], 'Picnic': ['Picnic'], 'Rescue': ['Rescue'],
     'Cheering': ['Cheering', 'Sports_Fan'], 'Performance_And_Entertainment': ['Dancing', 'Concerts'],
     'Family': ['Couple', 'Family_Group']}
+
 WIDER_ATTRIBUTES = ['male', 'longhair', 'sunglass', 'hat', 'tshirt', 'longsleeve', 'formal', 'shorts', 'jeans',
                     'longpants', 'skirt', 'facemask', 'logo', 'stripe']
 
@@ -537,52 +617,12 @@ def _norm_name(s: str) -> str: return ''.join(ch for ch in s.lower() if ch.isaln
 
 _WIDER_SCENE2CLUSTER = {_norm_name(s): i for i, (k, v) in enumerate(WIDER_CLUSTERS.items()) for s in v}
 
+# %% ../nbs/00_data.ipynb #aacc700f
 def wider_image_gender(targets: list) -> int | None:
     "1 = male image (fraction of boxes with attribute[0] == 1 is >= 0.5), 0 = female, None without boxes."
     if not targets: return None
     male = sum(1 for t in targets if t['attribute'][0] == 1)
     return int(male / len(targets) >= 0.5)
-
-def load_wider_attribute(root, split: str = 'trainval', size: int = 226) -> FairImageDataset:
-    """WIDER Attribute from `root` (holding `wider_attribute_{split}.json` and `Image/`): label = one of the 16
-    event clusters, attribute = image-level gender (1 male)."""
-    root = _need_dir(root, 'WIDER Attribute root')
-    if split not in ('trainval', 'test'): raise ValueError(f"split must be 'trainval' or 'test', got {split!r}")
-    jf = _need_file(root / f'wider_attribute_{split}.json', 'WIDER Attribute annotation')
-    try: ann = json.loads(jf.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{jf}: not valid JSON ({e})") from None
-    keys = ('images', 'scene_id_map', 'attribute_id_map')
-    if not isinstance(ann, dict): raise ValueError(f"{jf}: expected a JSON object with keys {keys}")
-    for k in keys:
-        if k not in ann: raise ValueError(f"{jf}: missing key {k!r} (expected {', '.join(map(repr, keys))})")
-    if not isinstance(ann['images'], list): raise ValueError(f"{jf}: 'images' must be a list")
-    att0 = ann['attribute_id_map'].get('0') if isinstance(ann['attribute_id_map'], dict) else None
-    if _norm_name(str(att0)) != 'male': raise ValueError(f"{jf}: attribute 0 must be 'male', the map gives {att0!r}")
-    try: scene_map = {int(k): v for k, v in ann['scene_id_map'].items()}
-    except (AttributeError, TypeError, ValueError):
-        raise ValueError(f"{jf}: 'scene_id_map' must map integer ids to scene names") from None
-    files, y, a, skipped = [], [], [], 0
-    for i, im in enumerate(ann['images']):
-        if not isinstance(im, dict): raise ValueError(f"{jf}: image entry {i} is not a JSON object")
-        miss = {'file_name', 'scene_id', 'targets'} - set(im)
-        if miss: raise ValueError(f"{jf}: image entry {i} lacks {sorted(miss)}")
-        fn, sid = im['file_name'], im['scene_id']
-        if not isinstance(sid, int) or sid not in scene_map:
-            raise ValueError(f"{jf}: image {fn} has unknown scene_id {sid!r}")
-        name = _norm_name(str(scene_map[sid]))
-        if name not in _WIDER_SCENE2CLUSTER:
-            raise ValueError(f"{jf}: scene {scene_map[sid]!r} is not one of the 30 WIDER scenes")
-        if not isinstance(im['targets'], list): raise ValueError(f"{jf}: image {fn}: 'targets' must be a list of boxes")
-        for t in im['targets']:
-            att = t.get('attribute') if isinstance(t, dict) else None
-            if not isinstance(att, list) or len(att) != 14 or any(v not in (-1, 0, 1) for v in att):
-                raise ValueError(f"{jf}: image {fn} has a box without 14 attributes (each -1, 0 or 1)")
-        g = wider_image_gender(im['targets'])
-        if g is None: skipped += 1; continue
-        files.append(root / 'Image' / fn); y.append(_WIDER_SCENE2CLUSTER[name]); a.append(g)
-    _need_images(files, jf)
-    if skipped: warnings.warn(f"{jf}: skipped {skipped} image(s) without person boxes (no gender)")
-    return FairImageDataset(files, y, a, list(WIDER_CLUSTERS), ['female', 'male'], size=size)
 
 # %% ../nbs/00_data.ipynb #be247124
 def write_wider_fixture(root, n_per_scene: int = 2, seed: int = 0) -> Path:
@@ -608,22 +648,93 @@ def write_wider_fixture(root, n_per_scene: int = 2, seed: int = 0) -> Path:
         (root / f'wider_attribute_{split}.json').write_text(json.dumps(ann))
     return root
 
-# %% ../nbs/00_data.ipynb #bbb172fa
+# %% ../nbs/00_data.ipynb #36f12a34
+def _read_wider_json(jf) -> tuple:
+    "The image entries and `{scene id: scene name}` of the WIDER Attribute annotation file `jf`, its top level checked."
+    try: ann = json.loads(jf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{jf}: not valid JSON ({e})") from None
+    keys = ('images', 'scene_id_map', 'attribute_id_map')
+    if not isinstance(ann, dict): raise ValueError(f"{jf}: expected a JSON object with keys {keys}")
+    for k in keys:
+        if k not in ann: raise ValueError(f"{jf}: missing key {k!r} (expected {', '.join(map(repr, keys))})")
+    if not isinstance(ann['images'], list): raise ValueError(f"{jf}: 'images' must be a list")
+    att0 = ann['attribute_id_map'].get('0') if isinstance(ann['attribute_id_map'], dict) else None
+    if _norm_name(str(att0)) != 'male': raise ValueError(f"{jf}: attribute 0 must be 'male', the map gives {att0!r}")
+    try: scene_map = {int(k): v for k, v in ann['scene_id_map'].items()}
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"{jf}: 'scene_id_map' must map integer ids to scene names") from None
+    return ann['images'], scene_map
+
+# %% ../nbs/00_data.ipynb #c770cfe9
+def _wider_entry(jf, i: int, im, scene_map: dict) -> tuple:
+    "File name, event cluster and person boxes of image entry `i` of the annotation file `jf`, checked."
+    if not isinstance(im, dict): raise ValueError(f"{jf}: image entry {i} is not a JSON object")
+    miss = {'file_name', 'scene_id', 'targets'} - set(im)
+    if miss: raise ValueError(f"{jf}: image entry {i} lacks {sorted(miss)}")
+    fn, sid = im['file_name'], im['scene_id']
+    if not isinstance(sid, int) or sid not in scene_map:
+        raise ValueError(f"{jf}: image {fn} has unknown scene_id {sid!r}")
+    name = _norm_name(str(scene_map[sid]))
+    if name not in _WIDER_SCENE2CLUSTER:
+        raise ValueError(f"{jf}: scene {scene_map[sid]!r} is not one of the 30 WIDER scenes")
+    if not isinstance(im['targets'], list): raise ValueError(f"{jf}: image {fn}: 'targets' must be a list of boxes")
+    for t in im['targets']:
+        att = t.get('attribute') if isinstance(t, dict) else None
+        if not isinstance(att, list) or len(att) != 14 or any(v not in (-1, 0, 1) for v in att):
+            raise ValueError(f"{jf}: image {fn} has a box without 14 attributes (each -1, 0 or 1)")
+    return fn, _WIDER_SCENE2CLUSTER[name], im['targets']
+
+# %% ../nbs/00_data.ipynb #0ccbf0ad
+def load_wider_attribute(root, split: str = 'trainval', size: int = 226) -> FairImageDataset:
+    """WIDER Attribute from `root` (holding `wider_attribute_{split}.json` and `Image/`): label = one of the 16
+    event clusters, attribute = image-level gender (1 male)."""
+    root = _need_dir(root, 'WIDER Attribute root')
+    if split not in ('trainval', 'test'): raise ValueError(f"split must be 'trainval' or 'test', got {split!r}")
+    jf = _need_file(root / f'wider_attribute_{split}.json', 'WIDER Attribute annotation')
+    images, scene_map = _read_wider_json(jf)
+    files, y, a, skipped = [], [], [], 0
+    for i, im in enumerate(images):
+        fn, cluster, boxes = _wider_entry(jf, i, im, scene_map)
+        g = wider_image_gender(boxes)
+        if g is None: skipped += 1; continue
+        files.append(root / 'Image' / fn); y.append(cluster); a.append(g)
+    _need_images(files, jf)
+    if skipped: warnings.warn(f"{jf}: skipped {skipped} image(s) without person boxes (no gender)")
+    return FairImageDataset(files, y, a, list(WIDER_CLUSTERS), ['female', 'male'], size=size)
+
+# %% ../nbs/00_data.ipynb #f4a70199
 CELEBA_SPLITS = {'train': 0, 'valid': 1, 'test': 2}
 
-def read_celeba_attributes(path):
-    "Parse `list_attr_celeba.txt` into (file names, attribute names, int8 array of ±1)."
-    path = _need_file(path, 'CelebA attribute')
-    lines = path.read_text().splitlines()
+def write_celeba_fixture(root, n: int = 12, seed: int = 0) -> Path:
+    "Write a tiny CelebA copy (attribute and partition files, JPEGs) in the real on-disk format."
+    from PIL import Image
+    root = Path(root); rng = np.random.default_rng(seed)
+    names = ['5_o_Clock_Shadow', 'Male', 'Smiling', 'Young']
+    (root / 'img_align_celeba').mkdir(parents=True, exist_ok=True)
+    rows, parts = [], []
+    for i in range(n):
+        f = f'{i + 1:06d}.jpg'
+        Image.fromarray(rng.integers(0, 255, (30, 25, 3), dtype=np.uint8)).save(root / 'img_align_celeba' / f)
+        v = [1 if (i + j) % 2 else -1 for j in range(len(names))]
+        rows.append(f + '  ' + ' '.join(f'{x:2d}' for x in v)); parts.append(f'{f} {i % 3}')
+    (root / 'list_attr_celeba.txt').write_text(f"{n}\n{' '.join(names)}\n" + '\n'.join(rows) + '\n')
+    (root / 'list_eval_partition.txt').write_text('\n'.join(parts) + '\n')
+    return root
+
+# %% ../nbs/00_data.ipynb #e0529ee7
+def _celeba_header(path, lines: list) -> tuple:
+    "The number of images (line 1) and the attribute names (line 2) of a `list_attr_celeba.txt`, checked."
     if len(lines) < 2: raise ValueError(f"{path}: expected a count line and a header line")
     try: n = int(lines[0].strip())
     except ValueError: raise ValueError(f"{path}: first line must be the number of images, got {lines[0]!r}") from None
     names = lines[1].split()
     if not names: raise ValueError(f"{path}: line 2 must list the attribute names")
     if len(set(names)) != len(names): raise ValueError(f"{path}: line 2 names an attribute twice")
-    rows = [(k + 3, l.split()) for k, l in enumerate(lines[2:]) if l.strip()]
-    if len(rows) != n: raise ValueError(f"{path}: header says {n} images but {len(rows)} rows follow")
-    vals = np.empty((n, len(names)), dtype=np.int8)
+    return n, names
+
+def _celeba_values(path, rows: list, names: list) -> np.ndarray:
+    "The ±1 values (int8, one row per image) of `rows`, `(line number, [file, v1, ...])` each, checked."
+    vals = np.empty((len(rows), len(names)), dtype=np.int8)
     for k, (ln, r) in enumerate(rows):
         if len(r) != len(names) + 1:
             raise ValueError(f"{path}: line {ln}: row for {r[0]} has the wrong number of values ({len(r) - 1}; "
@@ -631,12 +742,24 @@ def read_celeba_attributes(path):
         if any(v not in ('-1', '1') for v in r[1:]):
             raise ValueError(f"{path}: line {ln}: attribute values must be -1 or 1, got {' '.join(r[1:])}")
         vals[k] = [int(v) for v in r[1:]]
+    return vals
+
+# %% ../nbs/00_data.ipynb #8557e085
+def read_celeba_attributes(path):
+    "Parse `list_attr_celeba.txt` into (file names, attribute names, int8 array of ±1)."
+    path = _need_file(path, 'CelebA attribute')
+    lines = path.read_text().splitlines()
+    n, names = _celeba_header(path, lines)
+    rows = [(k + 3, l.split()) for k, l in enumerate(lines[2:]) if l.strip()]
+    if len(rows) != n: raise ValueError(f"{path}: header says {n} images but {len(rows)} rows follow")
+    vals = _celeba_values(path, rows, names)
     files = [r[0] for _, r in rows]
     if len(set(files)) != len(files):
         dup = next(f for f in files if files.count(f) > 1)
         raise ValueError(f"{path}: image {dup} is listed more than once")
     return files, names, vals
 
+# %% ../nbs/00_data.ipynb #0e6696d6
 def _read_celeba_partition(path) -> dict:
     "Parse `list_eval_partition.txt` (`file split` per line, split 0 train, 1 valid, 2 test) into {file: split}."
     path = _need_file(path, 'CelebA partition')
@@ -651,6 +774,7 @@ def _read_celeba_partition(path) -> dict:
             raise ValueError(f"{path}: line {ln}: {r[0]} is listed again with another split")
     return part
 
+# %% ../nbs/00_data.ipynb #296cb5cf
 def load_celeba(root, target: str = 'Smiling', protected: str = 'Male', split: str = 'train',
                 size: int = 64) -> FairImageDataset:
     "CelebA from `root`: binary label `target`, binary protected attribute `protected` (both by name)."
@@ -670,22 +794,6 @@ def load_celeba(root, target: str = 'Smiling', protected: str = 'Male', split: s
     return FairImageDataset([img_dir / files[i] for i in keep], (vals[keep, ti] == 1).astype(int),
                             (vals[keep, pi] == 1).astype(int), [f'not {target}', target],
                             [f'not {protected}', protected], size=size)
-
-def write_celeba_fixture(root, n: int = 12, seed: int = 0) -> Path:
-    "Write a tiny CelebA copy (attribute and partition files, JPEGs) in the real on-disk format."
-    from PIL import Image
-    root = Path(root); rng = np.random.default_rng(seed)
-    names = ['5_o_Clock_Shadow', 'Male', 'Smiling', 'Young']
-    (root / 'img_align_celeba').mkdir(parents=True, exist_ok=True)
-    rows, parts = [], []
-    for i in range(n):
-        f = f'{i + 1:06d}.jpg'
-        Image.fromarray(rng.integers(0, 255, (30, 25, 3), dtype=np.uint8)).save(root / 'img_align_celeba' / f)
-        v = [1 if (i + j) % 2 else -1 for j in range(len(names))]
-        rows.append(f + '  ' + ' '.join(f'{x:2d}' for x in v)); parts.append(f'{f} {i % 3}')
-    (root / 'list_attr_celeba.txt').write_text(f"{n}\n{' '.join(names)}\n" + '\n'.join(rows) + '\n')
-    (root / 'list_eval_partition.txt').write_text('\n'.join(parts) + '\n')
-    return root
 
 # %% ../nbs/00_data.ipynb #2dae66ce
 class UnsafePickleError(pickle.UnpicklingError):
@@ -711,44 +819,7 @@ class _CifarUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"{self.path}: refused to load {module}.{name}: a CIFAR-100 pickle holds only dicts, "
                                 f"lists, bytes and numpy arrays, so this file is not one (or has been tampered with)")
 
-# %% ../nbs/00_data.ipynb #1c9b7292
-def load_cifar100(root, split: str = 'train') -> TensorFairDataset:
-    "CIFAR-100 (python pickle format) from `root` (the folder holding `cifar-100-python/`, or that folder itself)."
-    root = _need_dir(root, 'CIFAR-100 root')
-    if (root / 'cifar-100-python').is_dir(): root = root / 'cifar-100-python'
-    if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    def _load(name):
-        f = _need_file(root / name, 'CIFAR-100')
-        try:
-            with open(f, 'rb') as fh: d = _CifarUnpickler(fh, f).load()
-        except UnsafePickleError: raise
-        except Exception as e:
-            raise ValueError(f"{f}: not a CIFAR-100 pickle: truncated or corrupt ({type(e).__name__}: {e})") from None
-        if not isinstance(d, dict):
-            raise ValueError(f"{f}: not a CIFAR-100 pickle (holds a {type(d).__name__}, not a dict)")
-        return f, d
-    (sf, d), (mf, meta) = _load(split), _load('meta')
-    for k in (b'data', b'fine_labels'):
-        if k not in d: raise ValueError(f"{sf}: missing key {k.decode()!r}")
-    if b'fine_label_names' not in meta: raise ValueError(f"{mf}: missing key 'fine_label_names'")
-    data = np.asarray(d[b'data'])
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise ValueError(f"{sf}: data must be a uint8 array of N x 3072, got {data.dtype} {data.shape}")
-    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b'fine_label_names']]
-    labels = {}
-    for k, names in ((b'fine_labels', classes), (b'coarse_labels', meta.get(b'coarse_label_names'))):
-        if k not in d: continue
-        v, what = np.asarray(d[k]), k.decode()
-        if v.ndim != 1 or len(v) != len(data): raise ValueError(f"{sf}: {v.size} {what} for {len(data)} images")
-        if len(v) and (v.dtype.kind not in 'iu' or v.min() < 0 or (names and v.max() >= len(names))):
-            want = f"integers in [0, {len(names)}) (the names in {mf})" if names else "non-negative integers"
-            raise ValueError(f"{sf}: {what} must be {want}")
-        labels[k] = torch.from_numpy(v.astype(np.int64))
-    x = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
-    extra = {'coarse': labels[b'coarse_labels']} if b'coarse_labels' in labels else None
-    return TensorFairDataset(x, labels[b'fine_labels'], None, classes, stats=((0.5071, 0.4865, 0.4409),
-                             (0.2673, 0.2564, 0.2762)), meta=extra)
-
+# %% ../nbs/00_data.ipynb #b24b2858
 def write_cifar100_fixture(root, n: int = 20, seed: int = 0) -> Path:
     "Write a tiny CIFAR-100 copy in the python pickle format (protocol 2, as the original; 5 classes used of 100)."
     root = Path(root) / 'cifar-100-python'; root.mkdir(parents=True, exist_ok=True)
@@ -763,6 +834,54 @@ def write_cifar100_fixture(root, n: int = 20, seed: int = 0) -> Path:
         pickle.dump({b'fine_label_names': [f'class_{i}'.encode() for i in range(100)],
                      b'coarse_label_names': [f'super_{i}'.encode() for i in range(20)]}, fh, protocol=2)
     return root.parent
+
+# %% ../nbs/00_data.ipynb #ee887a6d
+def _read_cifar_pickle(root, name: str) -> tuple:
+    "The path and the dict of the CIFAR-100 pickle `root/name`, read by `_CifarUnpickler`; an error naming it otherwise."
+    f = _need_file(root / name, 'CIFAR-100')
+    try:
+        with open(f, 'rb') as fh: d = _CifarUnpickler(fh, f).load()
+    except UnsafePickleError: raise
+    except Exception as e:
+        raise ValueError(f"{f}: not a CIFAR-100 pickle: truncated or corrupt ({type(e).__name__}: {e})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{f}: not a CIFAR-100 pickle (holds a {type(d).__name__}, not a dict)")
+    return f, d
+
+# %% ../nbs/00_data.ipynb #312c2d5d
+def _cifar_labels(sf, d: dict, n_images: int, mf, classes: list, coarse_names) -> dict:
+    """`{key: int64 tensor}` of the fine and (when present) coarse labels in `d`, the split file `sf`: one label per
+    image, each a valid index into the names in `mf` (`classes`, `coarse_names`)."""
+    labels = {}
+    for k, names in ((b'fine_labels', classes), (b'coarse_labels', coarse_names)):
+        if k not in d: continue
+        v, what = np.asarray(d[k]), k.decode()
+        if v.ndim != 1 or len(v) != n_images: raise ValueError(f"{sf}: {v.size} {what} for {n_images} images")
+        if len(v) and (v.dtype.kind not in 'iu' or v.min() < 0 or (names and v.max() >= len(names))):
+            want = f"integers in [0, {len(names)}) (the names in {mf})" if names else "non-negative integers"
+            raise ValueError(f"{sf}: {what} must be {want}")
+        labels[k] = torch.from_numpy(v.astype(np.int64))
+    return labels
+
+# %% ../nbs/00_data.ipynb #6f2840c4
+def load_cifar100(root, split: str = 'train') -> TensorFairDataset:
+    "CIFAR-100 (python pickle format) from `root` (the folder holding `cifar-100-python/`, or that folder itself)."
+    root = _need_dir(root, 'CIFAR-100 root')
+    if (root / 'cifar-100-python').is_dir(): root = root / 'cifar-100-python'
+    if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    (sf, d), (mf, meta) = _read_cifar_pickle(root, split), _read_cifar_pickle(root, 'meta')
+    for k in (b'data', b'fine_labels'):
+        if k not in d: raise ValueError(f"{sf}: missing key {k.decode()!r}")
+    if b'fine_label_names' not in meta: raise ValueError(f"{mf}: missing key 'fine_label_names'")
+    data = np.asarray(d[b'data'])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{sf}: data must be a uint8 array of N x 3072, got {data.dtype} {data.shape}")
+    classes = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b'fine_label_names']]
+    labels = _cifar_labels(sf, d, len(data), mf, classes, meta.get(b'coarse_label_names'))
+    x = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
+    extra = {'coarse': labels[b'coarse_labels']} if b'coarse_labels' in labels else None
+    return TensorFairDataset(x, labels[b'fine_labels'], None, classes, stats=((0.5071, 0.4865, 0.4409),
+                             (0.2673, 0.2564, 0.2762)), meta=extra)
 
 # %% ../nbs/00_data.ipynb #2abb7ff2
 IDX_DTYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
@@ -803,12 +922,15 @@ def read_idx(path) -> np.ndarray:
                                      f"dimensions {dims}: damaged, or not the file its header describes")
     return np.frombuffer(raw, dt, count=n, offset=head).reshape(dims).astype(dt.newbyteorder('='))
 
-# %% ../nbs/00_data.ipynb #7219af0d
+# %% ../nbs/00_data.ipynb #bbe5421e
 FASHION_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
                  'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
+
 FASHION_MNIST_DIRS = ('/usr/share/datasets/fashion-mnist',)  # where Debian's dataset-fashion-mnist installs them
+
 FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                    'Ankle boot']
+
 _FASHION_NAMES = [n for pair in FASHION_FILES.values() for n in pair]
 
 def _idx_file(root, name) -> Path | None:
@@ -820,6 +942,7 @@ def find_fashion_root(data_root=None, defaults=FASHION_MNIST_DIRS) -> Path | Non
     if data_root: return Path(data_root).expanduser()
     return next((Path(d) for d in defaults if all(_idx_file(d, n) for n in _FASHION_NAMES)), None)
 
+# %% ../nbs/00_data.ipynb #06711fad
 def fashion_files(data_root=None, defaults=FASHION_MNIST_DIRS) -> dict:
     "The four IDX files `{name: path}` in `find_fashion_root(data_root, defaults)`; an error saying what to do if missing."
     root, names = find_fashion_root(data_root, defaults), ', '.join(f'{n}.gz' for n in _FASHION_NAMES)
@@ -905,46 +1028,57 @@ def _tint_split(x, y, p, warm, cool, size, background, gen):
     colours = torch.where(a[:, None] == 1, warm[k.clamp(max=len(warm) - 1)], cool[k.clamp(max=len(cool) - 1)])
     return tint_images(x, colours, size, background), a, k
 
-# %% ../nbs/00_data.ipynb #496a14f3
-def make_coloured_fashion(data_root=None, n_train: int = 10_000, n_valid: int = 5_000, n_test: int | None = None,
-                          size: int = 32, skew=0.8, warm=FASHION_WARM, cool=FASHION_COOL, background: float = 0.5,
-                          balanced_test: bool = False, seed: int = 0, cache_dir=None) -> ColouredFashion:
-    """Coloured Fashion-MNIST from the files in `data_root` (default: Debian's copy): each garment tinted warm (a = 1)
-    or cool, P(warm | class) = `class_skews(skew)`. Deterministic in `seed`; with `cache_dir`, rendered once and kept."""
-    files = fashion_files(data_root); root = next(iter(files.values())).parent
+# %% ../nbs/00_data.ipynb #78296289
+def _fashion_sizes(files: dict, root, n_train: int, n_valid: int, n_test) -> int:
+    "`n_test` (None: the whole test file), once the split sizes are checked against the images in the files of `root`."
     n_src = {s: len(read_idx(files[FASHION_FILES[s][1]])) for s in FASHION_FILES}  # from the (small) label files
     n_test = n_src['test'] if n_test is None else n_test
     if min(n_train, n_valid, n_test) < 0: raise ValueError("split sizes must be non-negative")
     if n_train + n_valid > n_src['train']: raise ValueError(f"n_train + n_valid = {n_train + n_valid} exceeds the "
                                                             f"{n_src['train']} training images in {root}")
     if n_test > n_src['test']: raise ValueError(f"n_test = {n_test} exceeds the {n_src['test']} test images in {root}")
+    return n_test
+
+# %% ../nbs/00_data.ipynb #38ada5be
+def _generate_coloured_fashion(root, config: dict, p, warm, cool) -> ColouredFashion:
+    "Read Fashion-MNIST from `root` and tint the splits `config` describes: class skews `p`, palettes `warm` and `cool`."
+    (xtr, ytr), (xte, yte) = (read_fashion_mnist(root, s) for s in ('train', 'test'))
+    n_train, n_valid, n_test = config['n_train'], config['n_valid'], config['n_test']
+    gen = torch.Generator().manual_seed(config['seed'])
+    perm = torch.randperm(len(ytr), generator=gen)
+    te = torch.randperm(len(yte), generator=gen)[:n_test].sort().values if n_test < len(yte) else torch.arange(n_test)
+    splits, stats = {}, None
+    for name, x, y, i in (('train', xtr, ytr, perm[:n_train]), ('valid', xtr, ytr, perm[n_train:n_train + n_valid]),
+                          ('test', xte, yte, te)):
+        yi, ps = torch.from_numpy(y)[i], torch.full_like(p, .5) if name == 'test' and config['balanced_test'] else p
+        img, a, k = _tint_split(torch.from_numpy(x)[i], yi, ps, warm, cool, config['size'], config['background'], gen)
+        splits[name] = TensorFairDataset(img, yi, a, FASHION_CLASSES, ['cool colour', 'warm colour'], stats,
+                                         {'source': i.clone(), 'tint': k})
+        stats = stats or splits[name].stats  # every split normalised with the training statistics
+    return ColouredFashion(**splits, skews=p, config=config)
+
+# %% ../nbs/00_data.ipynb #7aff791a
+def make_coloured_fashion(data_root=None, n_train: int = 10_000, n_valid: int = 5_000, n_test: int | None = None,
+                          size: int = 32, skew=0.8, warm=FASHION_WARM, cool=FASHION_COOL, background: float = 0.5,
+                          balanced_test: bool = False, seed: int = 0, cache_dir=None) -> ColouredFashion:
+    """Coloured Fashion-MNIST from the files in `data_root` (default: Debian's copy): each garment tinted warm (a = 1)
+    or cool, P(warm | class) = `class_skews(skew)`. Deterministic in `seed`; with `cache_dir`, rendered once and kept."""
+    files = fashion_files(data_root); root = next(iter(files.values())).parent
+    n_test = _fashion_sizes(files, root, n_train, n_valid, n_test)
     p, W, C = class_skews(skew, 10), _palette(warm, 'warm'), _palette(cool, 'cool')
     source = hashlib.sha1(b''.join(hashlib.sha1(f.read_bytes()).digest() for f in files.values())).hexdigest()
     config = dict(source=source, n_train=n_train, n_valid=n_valid, n_test=n_test, size=size, skew=p.tolist(),
                   warm=W.tolist(), cool=C.tolist(), background=background, balanced_test=balanced_test, seed=seed)
-    def generate() -> ColouredFashion:
-        (xtr, ytr), (xte, yte) = (read_fashion_mnist(root, s) for s in ('train', 'test'))
-        gen = torch.Generator().manual_seed(seed)
-        perm = torch.randperm(len(ytr), generator=gen)
-        te = torch.randperm(len(yte), generator=gen)[:n_test].sort().values if n_test < len(yte) else torch.arange(n_test)
-        splits, stats = {}, None
-        for name, x, y, i in (('train', xtr, ytr, perm[:n_train]), ('valid', xtr, ytr, perm[n_train:n_train + n_valid]),
-                              ('test', xte, yte, te)):
-            yi, ps = torch.from_numpy(y)[i], torch.full_like(p, .5) if name == 'test' and balanced_test else p
-            img, a, k = _tint_split(torch.from_numpy(x)[i], yi, ps, W, C, size, background, gen)
-            splits[name] = TensorFairDataset(img, yi, a, FASHION_CLASSES, ['cool colour', 'warm colour'], stats,
-                                             {'source': i.clone(), 'tint': k})
-            stats = stats or splits[name].stats  # every split normalised with the training statistics
-        return ColouredFashion(**splits, skews=p, config=config)
+    generate = lambda: _generate_coloured_fashion(root, config, p, W, C)
     if cache_dir is None: return generate()
-    key = hashlib.sha1(json.dumps({**config, 'cache_format': _TRIFEATURE_CACHE_FORMAT}, sort_keys=True).encode())
     load = lambda f: _load_trifeature(f, config, ColouredFashion, 'coloured Fashion-MNIST')
-    return compute_once(Path(cache_dir) / f'fashion_{key.hexdigest()[:12]}.pt', generate, _save_trifeature, load)[0]
+    return compute_once(_cache_file(cache_dir, 'fashion', config), generate, _save_trifeature, load)[0]
 
-# %% ../nbs/00_data.ipynb #aae39b0a
+# %% ../nbs/00_data.ipynb #7303e11c
 DATASETS = Registry('dataset')
 
 def _holdout(ds, frac, seed):
+    "`ds` split at random (seeded) into the rest and a `frac` share (at least one sample): `(train, valid)`."
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(ds), generator=g); k = max(1, int(frac * len(ds)))
     sub = lambda idx: ds.subset(idx) if isinstance(ds, TensorFairDataset) else FairImageDataset(
@@ -952,6 +1086,7 @@ def _holdout(ds, frac, seed):
     return sub(perm[k:]), sub(perm[:k])
 
 def _need_root(dataset, data_root):
+    "Raise when a data set read from disk is asked for without `data_root`."
     if not data_root: raise ValueError(f"dataset {dataset!r} needs `data_root`, the folder of a local copy")
 
 def _to_memory(tr, va, te, in_memory):
@@ -961,12 +1096,14 @@ def _to_memory(tr, va, te, in_memory):
         va.stats = te.stats = tr.stats
     return tr, va, te
 
+# %% ../nbs/00_data.ipynb #380278a0
 @DATASETS.register('trifeature', label='Trifeature', doc='biased Trifeature, rendered here (no download); `label` picks the feature')
 def _trifeature_splits(data_root, n_train, n_valid, n_test, size, skew, balanced_test, data_seed, cache_dir, label, **_):
     d = make_biased_trifeature(n_train, n_valid, n_test, size=size, skew=skew, balanced_test=balanced_test,
                                seed=data_seed, cache_dir=cache_dir, label=label)
     return d.train, d.valid, d.test
 
+# %% ../nbs/00_data.ipynb #405b5f14
 @DATASETS.register('wider', label='WIDER Attribute', doc='WIDER Attribute, a local copy: 16 event classes, attribute gender')
 def _wider_splits(data_root, size, data_seed, in_memory, **_):
     _need_root('wider', data_root)

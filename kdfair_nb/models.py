@@ -20,8 +20,9 @@ __all__ = ['MODEL_PAIRS', 'CifarResNet', 'LeNet5', 'cifar_resnet20', 'cifar_resn
            'create_kd_model', 'load_weights', 'model_pair', 'count_params', 'count_nonzero_params', 'count_flops',
            'model_file_size', 'cpu_latency', 'compression_report']
 
-# %% ../nbs/01_models.ipynb #9bdebab3
+# %% ../nbs/01_models.ipynb #339822f4
 class _BasicBlock(nn.Module):
+    "ResNet basic block: conv3-bn-relu-conv3-bn plus a shortcut (1x1 conv + bn when the shape changes), then relu."
     def __init__(self, cin, cout, stride):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False); self.bn1 = nn.BatchNorm2d(cout)
@@ -32,6 +33,7 @@ class _BasicBlock(nn.Module):
         out = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
+# %% ../nbs/01_models.ipynb #272416a6
 class _TimmLike(nn.Module):
     "Mixin: timm's head interface over `self.fc` and `self.num_features`."
     def forward_head(self, x, pre_logits: bool = False):
@@ -43,6 +45,7 @@ class _TimmLike(nn.Module):
         self.num_classes = num_classes
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
+# %% ../nbs/01_models.ipynb #52daffd7
 class CifarResNet(_TimmLike):
     "ResNet for 32 px inputs with `n` basic blocks per stage (depth 6n+2)."
     def __init__(self, n: int = 3, num_classes: int = 10, in_chans: int = 3, width: int = 16, **kwargs):
@@ -61,6 +64,7 @@ class CifarResNet(_TimmLike):
             if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
     def forward_features(self, x): return self.layers(self.stem(x))
 
+# %% ../nbs/01_models.ipynb #824ed228
 class LeNet5(_TimmLike):
     "LeNet-5 for `img_size` px colour images: conv5(6)-pool-conv5(16)-pool-fc120-fc84-fc."
     def __init__(self, num_classes: int = 10, in_chans: int = 3, img_size: int = 32, **kwargs):
@@ -73,7 +77,9 @@ class LeNet5(_TimmLike):
         self.fc = nn.Linear(84, num_classes)
     def forward_features(self, x): return self.features(x)
 
+# %% ../nbs/01_models.ipynb #1f33ed65
 def _drop_timm_kwargs(kw):
+    "`kw` without the arguments timm adds for its own models."
     for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir', 'features_only'): kw.pop(k, None)
     return kw
 
@@ -81,15 +87,23 @@ def _no_pretrained(pretrained, name):
     if pretrained: raise ValueError(f"{name} has no downloadable weights; pass a local file as `weights=`")
 
 @register_model
-def cifar_resnet20(pretrained=False, **kw): _no_pretrained(pretrained, 'cifar_resnet20'); return CifarResNet(3, **_drop_timm_kwargs(kw))
+def cifar_resnet20(pretrained=False, **kw):
+    "ResNet-20 for 32 px images (3 blocks per stage, 0.27M parameters); no downloadable weights."
+    _no_pretrained(pretrained, 'cifar_resnet20'); return CifarResNet(3, **_drop_timm_kwargs(kw))
 @register_model
-def cifar_resnet32(pretrained=False, **kw): _no_pretrained(pretrained, 'cifar_resnet32'); return CifarResNet(5, **_drop_timm_kwargs(kw))
+def cifar_resnet32(pretrained=False, **kw):
+    "ResNet-32 for 32 px images (5 blocks per stage, 0.47M parameters); no downloadable weights."
+    _no_pretrained(pretrained, 'cifar_resnet32'); return CifarResNet(5, **_drop_timm_kwargs(kw))
 @register_model
-def cifar_resnet56(pretrained=False, **kw): _no_pretrained(pretrained, 'cifar_resnet56'); return CifarResNet(9, **_drop_timm_kwargs(kw))
+def cifar_resnet56(pretrained=False, **kw):
+    "ResNet-56 for 32 px images (9 blocks per stage, 0.85M parameters); no downloadable weights."
+    _no_pretrained(pretrained, 'cifar_resnet56'); return CifarResNet(9, **_drop_timm_kwargs(kw))
 @register_model
-def lenet5(pretrained=False, **kw): _no_pretrained(pretrained, 'lenet5'); return LeNet5(**_drop_timm_kwargs(kw))
+def lenet5(pretrained=False, **kw):
+    "LeNet-5 for colour images (`img_size` px, default 32; about 62k parameters); no downloadable weights."
+    _no_pretrained(pretrained, 'lenet5'); return LeNet5(**_drop_timm_kwargs(kw))
 
-# %% ../nbs/01_models.ipynb #75e38f09
+# %% ../nbs/01_models.ipynb #4f4c6c2d
 class KDNet(nn.Module):
     """A timm model whose forward returns logits and stores the penultimate embedding in `self.emb`.
     `forward_both(x)` returns `(embedding, logits)` without storing."""
@@ -109,6 +123,7 @@ class KDNet(nn.Module):
         self.emb, logits = self.forward_both(x)
         return logits
 
+# %% ../nbs/01_models.ipynb #cb5bc2b9
 def create_kd_model(name: str, num_classes: int, pretrained: bool = False, weights=None, seed: int | None = None,
                     **kwargs) -> KDNet:
     """`timm.create_model(name, pretrained, num_classes)` wrapped as `KDNet`, initialised from `seed` when given.
@@ -124,6 +139,7 @@ def create_kd_model(name: str, num_classes: int, pretrained: bool = False, weigh
     if weights is not None: load_weights(model, weights)
     return model
 
+# %% ../nbs/01_models.ipynb #def18aec
 def load_weights(model: KDNet, path) -> KDNet:
     "Load a local checkpoint into `model` (`weights_only=True`); accepts KDNet, timm or wrapped state dicts."
     path = Path(path)
@@ -156,7 +172,7 @@ def model_pair(pair: str = 'default') -> tuple:
     if pair not in MODEL_PAIRS: raise ValueError(f"unknown model pair {pair!r}; known: {list(MODEL_PAIRS)}")
     return MODEL_PAIRS[pair]
 
-# %% ../nbs/01_models.ipynb #2083caa4
+# %% ../nbs/01_models.ipynb #c8067596
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
@@ -171,6 +187,7 @@ def count_nonzero_params(model: nn.Module) -> int:
             n += int((w != 0).sum())
     return n
 
+# %% ../nbs/01_models.ipynb #358b7983
 def count_flops(model: nn.Module, input_size=(1, 3, 32, 32)) -> int:
     "FLOPs of one forward at `input_size` (PyTorch's FlopCounterMode; one multiply-add = 2 FLOPs)."
     from torch.utils.flop_counter import FlopCounterMode
@@ -186,6 +203,7 @@ def model_file_size(model: nn.Module) -> int:
     buf = io.BytesIO(); torch.save(model.state_dict(), buf)
     return buf.getbuffer().nbytes
 
+# %% ../nbs/01_models.ipynb #e3b74cc0
 def cpu_latency(model: nn.Module, batch_size: int = 1, input_size=(3, 32, 32), n_iter: int = 30, warmup: int = 5,
                 threads: int | None = None) -> float:
     "Median seconds per forward of a batch on the CPU (inference mode)."
@@ -202,6 +220,7 @@ def cpu_latency(model: nn.Module, batch_size: int = 1, input_size=(3, 32, 32), n
         model.train(was); torch.set_num_threads(prev)
     return float(sorted(ts)[len(ts) // 2])
 
+# %% ../nbs/01_models.ipynb #cabb79ce
 def compression_report(teacher: nn.Module, student: nn.Module, input_size=(3, 32, 32), batch_sizes=(1, 64),
                        n_iter: int = 20):
     "Teacher vs student: parameters, FLOPs, file size and CPU latency, with teacher/student ratios."

@@ -29,7 +29,7 @@ from .data import FairDataset, fair_dataloaders, place_dataloaders
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'OPTIMISERS', 'seed_everything', 'AttributeBatch', 'default_device', 'resolve_precision', 'BF16Autocast',
-           'TerminateOnNaN', 'make_learner', 'train_model', 'training_history', 'predict', 'save_predictions',
+           'TerminateOnNaN', 'make_learner', 'training_history', 'train_model', 'predict', 'save_predictions',
            'prob_matrix', 'optimiser']
 
 # %% ../nbs/02_train.ipynb #3bd469bd
@@ -49,7 +49,7 @@ class AttributeBatch(Callback):
         else:
             self.learn.attr = self.learn.sample_idx = None
 
-# %% ../nbs/02_train.ipynb #4f6bf395
+# %% ../nbs/02_train.ipynb #fe5bd795
 PRECISIONS = ('auto', 'bf16', 'fp32')
 
 def default_device(device='auto') -> torch.device:
@@ -69,6 +69,7 @@ def resolve_precision(precision: str, device) -> str:
     dev = torch.device(device)
     return 'bf16' if dev.type == 'cuda' and torch.cuda.is_bf16_supported() else 'fp32'
 
+# %% ../nbs/02_train.ipynb #305b0b28
 class BF16Autocast(MixedPrecision):
     """fastai's `MixedPrecision` in bf16 mode, autocasting on the device type of the batches (CUDA or CPU) and
     ordered after the distillation callbacks (`order` 10): their `after_loss` runs under autocast too."""
@@ -79,7 +80,7 @@ class BF16Autocast(MixedPrecision):
         dev = getattr(self.dls, 'device', None) or next(self.model.parameters()).device
         self.autocast = torch.autocast(torch.device(dev).type, dtype=torch.bfloat16)
 
-# %% ../nbs/02_train.ipynb #0a6c0727
+# %% ../nbs/02_train.ipynb #e37b0054
 class TerminateOnNaN(TerminateOnNaNCallback):
     "fastai's `TerminateOnNaNCallback` that also records where the loss became NaN/inf in `learn.nan_stop`."
     def before_fit(self): self.learn.nan_stop = None
@@ -87,9 +88,18 @@ class TerminateOnNaN(TerminateOnNaNCallback):
         if not torch.isfinite(self.learn.loss).all(): self.learn.nan_stop = (self.epoch, self.iter)
         super().after_batch()
 
+# %% ../nbs/02_train.ipynb #402ef785
 def _reseed_loaders(dls, seed):
+    "Give each loader of `dls` its own random generator, derived from `seed` (the run's shuffling)."
     for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed * 7919 + i)
 
+def _to_channels_last(model, dls):
+    "NHWC memory format for `model` and for the batches of every loader of `dls` that can make them."
+    model.to(memory_format=torch.channels_last)
+    for dl in dls.loaders:
+        if hasattr(dl, 'channels_last'): dl.channels_last = True
+
+# %% ../nbs/02_train.ipynb #de3d896b
 def make_learner(model, dls, cbs=None, lr: float = 3e-3, wd: float = 5e-4, seed: int = 0, opt_func=Adam,
                  metrics=(accuracy,), loss_func=None, channels_last: bool = True, device='auto', precision: str = 'auto',
                  compile: bool = False, **kwargs) -> Learner:
@@ -101,16 +111,43 @@ def make_learner(model, dls, cbs=None, lr: float = 3e-3, wd: float = 5e-4, seed:
     seed_everything(seed); _reseed_loaders(dls, seed)
     place_dataloaders(dls, dev); model.to(dev)
     if compile: model.compile()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-        for dl in dls.loaders:
-            if hasattr(dl, 'channels_last'): dl.channels_last = True
+    if channels_last: _to_channels_last(model, dls)
     cbs = [AttributeBatch(), TerminateOnNaN()] + ([BF16Autocast()] if prec == 'bf16' else []) + list(cbs or [])
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=opt_func, lr=lr, wd=wd,
                     metrics=list(metrics), cbs=cbs, **kwargs)
     learn.precision = prec
     return learn
 
+# %% ../nbs/02_train.ipynb #32947935
+def training_history(learn) -> pd.DataFrame:
+    "One row per epoch trained: `epoch` (1-based), `train_loss`, `valid_loss` and the validation metrics (`valid_accuracy`)."
+    names = [n for n in learn.recorder.metric_names[1:] if n != 'time']
+    df = pd.DataFrame([list(v)[:len(names)] for v in learn.recorder.values], columns=names, dtype=float)
+    df = df.rename(columns={n: f'valid_{n}' for n in names if n not in ('train_loss', 'valid_loss')})
+    df.insert(0, 'epoch', np.arange(1, len(df) + 1))
+    return df
+
+# %% ../nbs/02_train.ipynb #01b9524e
+def _fit(learn, epochs: int, lr: float, one_cycle: bool, progress: bool):
+    "Fit `learn` for `epochs` with the one-cycle policy (or a constant `lr`); without `progress`, silently."
+    fit = learn.fit_one_cycle if one_cycle else learn.fit
+    if progress: fit(epochs, lr)
+    else:  # quiet: no bar, no table, and not the trackers' "Better model found" / "early stopping" prints
+        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): fit(epochs, lr)
+
+def _raise_on_nan(learn):
+    "A `FloatingPointError` naming the epoch and batch where `TerminateOnNaN` stopped `learn`, if it did."
+    if getattr(learn, 'nan_stop', None) is not None:
+        e, i = learn.nan_stop
+        raise FloatingPointError(f"training stopped: the loss became NaN or infinite at epoch {e}, batch {i}")
+
+def _record_outcome(learn, epochs: int, restore_best: bool):
+    "Set `learn.stopped_early` (fewer epochs than `epochs`) and `learn.best_epoch` (1-based; the last unless `restore_best`)."
+    h = training_history(learn)
+    learn.stopped_early = len(h) < epochs
+    learn.best_epoch = int(h.valid_loss.idxmin()) + 1 if restore_best and h.valid_loss.notna().any() else len(h)
+
+# %% ../nbs/02_train.ipynb #93f268f8
 def train_model(model, dls, epochs: int = 10, lr: float = 3e-3, cbs=None, seed: int = 0, progress: bool = True,
                 one_cycle: bool = True, patience: int | None = None, restore_best: bool = False, device='auto',
                 precision: str = 'auto', compile: bool = False, **kwargs) -> Learner:
@@ -127,29 +164,14 @@ def train_model(model, dls, epochs: int = 10, lr: float = 3e-3, cbs=None, seed: 
         saver = [SaveModelCallback(monitor='valid_loss', fname='best', with_opt=False)] if restore_best else []
         learn = make_learner(model, dls, cbs=list(cbs or []) + stops + saver, lr=lr, seed=seed, path=ckpt,
                              device=device, precision=precision, compile=compile, **kwargs)
-        fit = learn.fit_one_cycle if one_cycle else learn.fit
-        if progress: fit(epochs, lr)
-        else:  # quiet: no bar, no table, and not the trackers' "Better model found" / "early stopping" prints
-            with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): fit(epochs, lr)
+        _fit(learn, epochs, lr, one_cycle, progress)
         learn.remove_cbs(saver)
     learn.path = Path('.')
-    if getattr(learn, 'nan_stop', None) is not None:
-        e, i = learn.nan_stop
-        raise FloatingPointError(f"training stopped: the loss became NaN or infinite at epoch {e}, batch {i}")
-    h = training_history(learn)
-    learn.stopped_early = len(h) < epochs
-    learn.best_epoch = int(h.valid_loss.idxmin()) + 1 if restore_best and h.valid_loss.notna().any() else len(h)
+    _raise_on_nan(learn)
+    _record_outcome(learn, epochs, restore_best)
     return learn
 
-def training_history(learn) -> pd.DataFrame:
-    "One row per epoch trained: `epoch` (1-based), `train_loss`, `valid_loss` and the validation metrics (`valid_accuracy`)."
-    names = [n for n in learn.recorder.metric_names[1:] if n != 'time']
-    df = pd.DataFrame([list(v)[:len(names)] for v in learn.recorder.values], columns=names, dtype=float)
-    df = df.rename(columns={n: f'valid_{n}' for n in names if n not in ('train_loss', 'valid_loss')})
-    df.insert(0, 'epoch', np.arange(1, len(df) + 1))
-    return df
-
-# %% ../nbs/02_train.ipynb #eba8959b
+# %% ../nbs/02_train.ipynb #8d23f066
 @torch.no_grad()
 def predict(model, data, bs: int = 512, embeddings: bool = False):
     """Predictions of `model` on a `FairDataset` (or a DataLoader yielding `(x, y, a, idx)`), on the model's device:
@@ -171,6 +193,7 @@ def predict(model, data, bs: int = 512, embeddings: bool = False):
     df = pd.concat([df, pd.DataFrame(P, columns=[f'p{i}' for i in range(P.shape[1])])], axis=1)
     return (df, torch.cat(es)) if embeddings else df
 
+# %% ../nbs/02_train.ipynb #adc90156
 def save_predictions(df: pd.DataFrame, path) -> Path:
     "Write predictions to Parquet atomically."
     return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
