@@ -21,34 +21,50 @@ from .models import create_kd_model
 # %% auto #0
 __all__ = ['SPLITS', 'load_image_csv', 'load_data_spec', 'predict_table', 'predict_main']
 
-# %% ../nbs/10_predict.ipynb #f9e7ffb6
-def load_image_csv(csv, size: int = 224, classes=None, privileged=None, stats=IMAGENET_STATS) -> FairImageDataset:
-    "The image folder + CSV data set: columns `path,label[,attribute]`, paths relative to the CSV."
-    csv = Path(csv)
+# %% ../nbs/10_predict.ipynb #4f3664de
+def _read_label_csv(csv: Path) -> pd.DataFrame:
+    "The rows of an image-folder CSV, every cell as text; an error naming `csv` when it cannot be the data set's."
     if not csv.is_file(): raise FileNotFoundError(f"data CSV not found: {csv}")
     try: df = pd.read_csv(csv, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise ValueError(f"{csv}: empty file") from None
     missing = [c for c in ('path', 'label') if c not in df.columns]
     if missing: raise ValueError(f"{csv}: missing column(s) {missing}; expected path,label[,attribute]")
     if df.empty: raise ValueError(f"{csv}: no rows")
-    names = sorted(df['label'].unique()) if classes is None else [str(c) for c in classes]
-    code = pd.Index(names).get_indexer(df['label'])
+    return df
+
+# %% ../nbs/10_predict.ipynb #1b1afa94
+def _class_codes(labels: pd.Series, classes, csv) -> tuple:
+    "`(names, codes)`: the class names (sorted `labels`, or `classes`) and each row's index among them."
+    names = sorted(labels.unique()) if classes is None else [str(c) for c in classes]
+    code = pd.Index(names).get_indexer(labels)
     if (code < 0).any():
         i = int(np.flatnonzero(code < 0)[0])
-        raise ValueError(f"{csv}: row {i + 2} has label {df['label'][i]!r}, not among the classes {names[:10]}")
-    a, groups = None, ('group 0', 'group 1')
-    if 'attribute' in df.columns:
-        v = df['attribute'].str.strip()
-        vals = sorted(set(v) - {''})
-        if privileged is not None:
-            if str(privileged) not in vals:
-                raise ValueError(f"{csv}: privileged value {privileged!r} is not among the attribute values {vals[:10]}")
-            a, groups = np.where(v == '', -1, (v == str(privileged)).astype(int)), (f"not {privileged}", str(privileged))
-        elif len(vals) > 2:
-            raise ValueError(f"{csv}: the attribute has {len(vals)} values {vals[:6]}; give `privileged` to binarise it")
-        elif vals:
-            a = np.where(v == '', -1, (v == vals[-1]).astype(int))
-            groups = tuple(vals) if len(vals) == 2 else ('other', vals[0])
+        raise ValueError(f"{csv}: row {i + 2} has label {labels[i]!r}, not among the classes {names[:10]}")
+    return names, code
+
+# %% ../nbs/10_predict.ipynb #9d4eab3a
+def _attribute_codes(v: pd.Series, privileged, csv) -> tuple:
+    "`(a, groups)`: each row's group (0, 1; -1 for an empty cell) and the two groups' names, from attribute values `v`."
+    v = v.str.strip()
+    vals = sorted(set(v) - {''})
+    if privileged is not None:
+        if str(privileged) not in vals:
+            raise ValueError(f"{csv}: privileged value {privileged!r} is not among the attribute values {vals[:10]}")
+        return np.where(v == '', -1, (v == str(privileged)).astype(int)), (f"not {privileged}", str(privileged))
+    if len(vals) > 2:
+        raise ValueError(f"{csv}: the attribute has {len(vals)} values {vals[:6]}; give `privileged` to binarise it")
+    if not vals: return None, ('group 0', 'group 1')
+    a = np.where(v == '', -1, (v == vals[-1]).astype(int))
+    return a, tuple(vals) if len(vals) == 2 else ('other', vals[0])
+
+# %% ../nbs/10_predict.ipynb #8668ef4b
+def load_image_csv(csv, size: int = 224, classes=None, privileged=None, stats=IMAGENET_STATS) -> FairImageDataset:
+    "The image folder + CSV data set: columns `path,label[,attribute]`, paths relative to the CSV."
+    csv = Path(csv)
+    df = _read_label_csv(csv)
+    names, code = _class_codes(df['label'], classes, csv)
+    a, groups = (_attribute_codes(df['attribute'], privileged, csv) if 'attribute' in df.columns
+                 else (None, ('group 0', 'group 1')))
     files = [p if Path(p).is_absolute() else csv.parent / p for p in df['path']]
     lost = [f for f in files if not Path(f).is_file()]
     if lost: raise FileNotFoundError(f"{csv}: {len(lost)} listed image(s) missing on disk, e.g. {lost[0]}")
@@ -94,8 +110,9 @@ def predict_table(model, ds: FairDataset, bs: int = 256, device: str = 'cpu', pr
     if hasattr(ds, 'files'): df['path'] = [str(Path(ds.files[i]).resolve()) for i in df['id']]
     return df
 
-# %% ../nbs/10_predict.ipynb #8e37e625
+# %% ../nbs/10_predict.ipynb #2606201e
 def _option(s: str):
+    "`(key, value)` of a `--data-option KEY=VALUE`: the value as int, float, bool or text."
     k, eq, v = s.partition('=')
     if not eq or not k: raise ValueError(f"--data-option {s!r}: expected KEY=VALUE")
     for conv in (int, float):
@@ -103,8 +120,9 @@ def _option(s: str):
         except ValueError: pass
     return k, {'true': True, 'false': False}.get(v.lower(), v)
 
-def predict_main(argv=None) -> int:
-    "Entry point of `kdfair predict` (argv without the 'predict' word); returns the exit status."
+# %% ../nbs/10_predict.ipynb #bb652e62
+def _predict_parser() -> argparse.ArgumentParser:
+    "The arguments of `kdfair predict`."
     ap = argparse.ArgumentParser(prog='kdfair predict', description="Predictions of a timm model with local weights on a "
                                  "data set, as a table for `kdfair audit` (id, y, a, pred, p0..).")
     ap.add_argument('--model', required=True, help='timm model name (or a kdfair one: cifar_resnet20, lenet5, ...)')
@@ -121,7 +139,20 @@ def predict_main(argv=None) -> int:
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--workers', type=int, default=0, help='data loader processes')
     ap.add_argument('--no-progress', action='store_true')
-    a = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    return ap
+
+# %% ../nbs/10_predict.ipynb #b860bade
+def _write_predictions(df: pd.DataFrame, out: Path, classes) -> Path:
+    "Write the table `df` to `out` (.parquet or .csv) and the class names to `<out stem>.classes.txt`; returns the latter."
+    atomic_write(out, lambda t: df.to_parquet(t, index=False) if out.suffix.lower() == '.parquet' else df.to_csv(t, index=False))
+    names = out.with_name(out.name.rsplit('.', 1)[0] + '.classes.txt')
+    atomic_write(names, lambda t: Path(t).write_text('\n'.join(map(str, classes)) + '\n'))
+    return names
+
+# %% ../nbs/10_predict.ipynb #35d9fbc0
+def predict_main(argv=None) -> int:
+    "Entry point of `kdfair predict` (argv without the 'predict' word); returns the exit status."
+    a = _predict_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     out = Path(a.out)
     if out.suffix.lower() not in ('.parquet', '.csv'):
         print(f"kdfair predict: error: --out must end in .parquet or .csv, got {out.name}", file=sys.stderr); return 2
@@ -131,9 +162,7 @@ def predict_main(argv=None) -> int:
         df = predict_table(model, ds, a.bs, a.device, not a.no_progress, a.workers)
     except (ValueError, FileNotFoundError, TypeError) as e:
         print(f"kdfair predict: error: {e}", file=sys.stderr); return 2
-    atomic_write(out, lambda t: df.to_parquet(t, index=False) if out.suffix.lower() == '.parquet' else df.to_csv(t, index=False))
-    names = out.with_name(out.name.rsplit('.', 1)[0] + '.classes.txt')
-    atomic_write(names, lambda t: Path(t).write_text('\n'.join(map(str, ds.classes)) + '\n'))
+    names = _write_predictions(df, out, ds.classes)
     acc = float((df['pred'] == df['y']).mean())
     print(f"{len(df)} predictions of {a.model} on {a.data} ({a.split}): accuracy {acc:.4f} -> {out} (classes: {names})")
     return 0
