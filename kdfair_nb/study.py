@@ -527,13 +527,15 @@ def _relative_to(path, start) -> str:
 
 # %% ../nbs/09_study.ipynb #a4bf9baf
 def _retitle(nb_path, label):
-    "Append ` (label)` to the first markdown title of a notebook (its page title)."
+    """Give the first markdown title of a notebook (its page title) the subject `label`: a title `"…, on X"` becomes
+    `"…, on label"` (a study page names its benchmark there), any other gets ` (label)` appended."""
     import nbformat
     nb = nbformat.read(nb_path, as_version=4)
     for c in nb.cells:
         if c.cell_type == 'markdown' and c.source.startswith('# '):
             first, _, rest = c.source.partition('\n')
-            c.source = f"{first} ({label})" + ('\n' + rest if rest else ''); break
+            head, on, _ = first.partition(', on ')
+            c.source = (f"{head}, on {label}" if on else f"{first} ({label})") + ('\n' + rest if rest else ''); break
     nbformat.write(nb, nb_path)
 
 # %% ../nbs/09_study.ipynb #94cf0df0
@@ -593,7 +595,10 @@ def render_html(pages) -> list:
 def _render_pages(p: dict, study_dir: Path, root, progress: bool = True) -> list:
     "Execute the study pages of preset `p` on `study_dir` into its `pages_dir` (and as HTML where they are no site page)."
     out = pages_dir(p, study_dir, root)
-    label = None if out.resolve() == (notebooks_dir(root) / 'study').resolve() else f"preset {p['name']}"
+    from kdfair_nb.data import DATASETS
+    ds = p.get('data', {}).get('dataset')
+    bench = DATASETS.label(ds) if ds in DATASETS else ds
+    label = None if out.resolve() == (notebooks_dir(root) / 'study').resolve() else f"{bench} (preset {p['name']})"
     pages = run_narrative(study_dir, root=root, progress=progress, out_dir=out, label=label, preset=p['name'])
     if not (root and out.resolve().is_relative_to((Path(root) / 'nbs').resolve())): render_html(pages)  # not a site page
     return pages

@@ -71,7 +71,8 @@ def test_every_page_figure_and_link(site):
 ARTEFACTS = ROOT / '.artefacts' / 'site'  # screenshots of the narrative pages, kept after the test (gitignored)
 
 
-NARRATIVE = ['index.html', 'study/study.html', 'study/explorer.html', 'study/full/study.html', 'study/full/explorer.html']
+NARRATIVE = ['index.html', 'study/study.html', 'study/explorer.html', 'study/full/study.html', 'study/full/explorer.html',
+             'study/fashion/study.html', 'study/fashion/explorer.html']
 
 
 @pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (make test installs it as root)")
