@@ -33,6 +33,7 @@ study: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/python scripts/check_export.py
 	$(BIN)/python scripts/split_imports.py --check
+	$(BIN)/python scripts/check_cells.py  # one unit per export cell (<= 60 lines, median <= 25), public names documented
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12 tests  # 2 workers, a test file each: kernels wait on I/O
 
