@@ -21,7 +21,7 @@ from fastcore.basics import patch
 from fastcore.foundation import L
 
 from .core import Registry, compute_once
-from .train import train_model
+from .train import predict, train_model
 
 # %% auto #0
 __all__ = ['TEACHER_CACHE_SIZE', 'TEACHER_CACHE_STATS', 'KD_METHODS', 'TeacherOutputs', 'clear_teacher_cache',
@@ -31,7 +31,8 @@ __all__ = ['TEACHER_CACHE_SIZE', 'TEACHER_CACHE_STATS', 'KD_METHODS', 'TeacherOu
            'cached_view_outputs', 'DistillCallback', 'kd_method_params', 'make_kd_callback', 'distill', 'kd_loss',
            'KDCallback', 'pairwise_distances', 'rkd_distance_loss', 'rkd_angle_loss', 'rkd_loss', 'RKDCallback',
            'ScaleGrad', 'scale_grad', 'ctkd_lambda', 'GlobalTemperature', 'InstanceTemperature', 'CTKDCallback',
-           'class_means', 'nd_loss', 'kdpp_projector', 'KDPPCallback']
+           'class_means', 'nd_loss', 'kdpp_projector', 'KDPPCallback', 'cell_counts', 'cell_recall',
+           'teacher_cell_recall', 'cell_alphas', 'SubgroupKDCallback', 'ReweightedKDCallback']
 
 # %% ../nbs/03_distill.ipynb #fda68687
 @dataclass
@@ -649,21 +650,23 @@ def kd_method_params(method: str) -> dict:
     ps = {}
     for c in (DistillCallback, cls):
         for k, p in inspect.signature(c.__init__).parameters.items():
-            if k in ('self', 'teacher', 'data', 'kwargs') or (k == 'cache_topk' and not cls.uses_logits): continue
+            if k in ('self', 'teacher', 'data', 'valid', 'kwargs') or (k == 'cache_topk' and not cls.uses_logits): continue
             ps[k] = p.default
     return ps
 
 # %% ../nbs/03_distill.ipynb #46338e86
-def make_kd_callback(method: str, teacher=None, data=None, **params) -> DistillCallback | None:
-    "The distillation callback of `method` (a name in `KD_METHODS`; 'none': no callback) with `params` over its defaults."
+def make_kd_callback(method: str, teacher=None, data=None, valid=None, **params) -> DistillCallback | None:
+    """The distillation callback of `method` (a name in `KD_METHODS`; 'none': no callback) with `params` over its
+    defaults. `data` (the training split) and `valid` (the validation split) go to the methods that take them."""
     known = kd_method_params(method)
     unknown = sorted(set(params) - set(known))
     if unknown: raise ValueError(f"unknown parameter(s) {unknown} for method {method!r}; valid: {sorted(known)}")
     cls = KD_METHODS[method]
     if cls is None: return None
     if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
-    takes_data = 'data' in inspect.signature(cls.__init__).parameters
-    return cls(teacher, data=data, **params) if takes_data else cls(teacher, **params)
+    takes = inspect.signature(cls.__init__).parameters
+    splits = {k: v for k, v in (('data', data), ('valid', valid)) if k in takes}
+    return cls(teacher, **splits, **params)
 
 # %% ../nbs/03_distill.ipynb #a0922494
 _TRAIN_KWARGS = ('wd', 'opt_func', 'one_cycle', 'metrics', 'loss_func')
@@ -680,9 +683,11 @@ def distill(student, teacher, dls, method: str = 'kd', epochs: int = 10, lr: flo
                        progress=progress, **train_kw)
 
 # %% ../nbs/03_distill.ipynb #0731cfd5
-def kd_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, T=4.0) -> torch.Tensor:
+def kd_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, T=4.0, reduction: str = 'mean') -> torch.Tensor:
     """Hinton KD: `KL(batchmean)(log_softmax(s/T), softmax(t/T)) * T^2`. `T`: a number > 0, a 1-element tensor,
-    or a per-sample tensor `(B,)` / `(B, 1)` (then `mean_i T_i^2 KL_i`). Computed in float32."""
+    or a per-sample tensor `(B,)` / `(B, 1)` (then `mean_i T_i^2 KL_i`). Computed in float32; `reduction='none'`:
+    each sample's `T_i^2 KL_i`, `(B,)` (for losses that weigh samples)."""
+    if reduction not in ('mean', 'none'): raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     if not torch.is_tensor(T):
         if not T > 0: raise ValueError(f"the temperature T must be > 0, got {T}")
     if s_logits.shape != t_logits.shape:
@@ -691,7 +696,7 @@ def kd_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, T=4.0) -> torch.Tens
     Tc = T.float().reshape(-1, 1) if torch.is_tensor(T) else T  # (1, 1) or (B, 1) broadcast over classes
     kl = F.kl_div(F.log_softmax(s / Tc, 1), F.softmax(t / Tc, 1), reduction='none').sum(1)  # (B,)
     T2 = Tc.reshape(-1) ** 2 if torch.is_tensor(Tc) else Tc ** 2
-    return (kl * T2).mean()
+    return kl * T2 if reduction == 'none' else (kl * T2).mean()
 
 # %% ../nbs/03_distill.ipynb #5f2f4ca1
 @KD_METHODS.register('kd', label='KD', doc="Hinton et al. 2015: KL to the teacher's soft targets at temperature T")
@@ -922,3 +927,78 @@ def prepare(self: KDPPCallback, dl):
     if src.emb is None: raise TypeError("KD++ needs the teacher's embeddings (a KDNet teacher)")
     self.centers = class_means(src.emb, src.y, src.logits.shape[1]).to(dev)
     self._warm = self.learn.n_epoch / 12 if self.warmup is None else self.warmup
+
+# %% ../nbs/03_distill.ipynb #2ee34f4a
+def cell_counts(y: torch.Tensor, a: torch.Tensor, n_classes: int, n_groups: int) -> torch.Tensor:
+    """Samples per (class, group) cell, `(n_classes, n_groups + 1)`: the last column counts each class's samples
+    without an attribute (`a = -1`), so that `table[y, a]` indexes every sample's cell."""
+    a = torch.as_tensor(a).long()
+    col = torch.where(a < 0, torch.full_like(a, n_groups), a)
+    flat = torch.as_tensor(y).long() * (n_groups + 1) + col
+    return torch.bincount(flat, minlength=n_classes * (n_groups + 1)).reshape(n_classes, n_groups + 1)
+
+# %% ../nbs/03_distill.ipynb #19d67eb3
+def cell_recall(preds, n_classes: int, n_groups: int, prior: float = 10.) -> torch.Tensor:
+    """Recall per (class, group) cell of a prediction table (`y, a, pred`), `(n_classes, n_groups + 1)`; the last
+    column is each class's recall over all its samples. A cell's recall is shrunk toward its class's,
+    `(hits + prior * r_class) / (n + prior)`: one error in a cell of five images is not an unreliable teacher."""
+    y, a, pred = (torch.tensor(preds[k].to_numpy(), dtype=torch.long) for k in ('y', 'a', 'pred'))
+    hit, G = (pred == y).double(), n_groups
+    n = cell_counts(y, a, n_classes, G).double()
+    k = torch.zeros_like(n).index_put_((y, torch.where(a < 0, G, a)), hit, accumulate=True)
+    n[:, G], k[:, G] = n.sum(1), k.sum(1)  # the class column: every sample of the class
+    r_class = k[:, G] / n[:, G].clamp(min=1)
+    return ((k + prior * r_class[:, None]) / (n + prior)).float()
+
+# %% ../nbs/03_distill.ipynb #8401df05
+def teacher_cell_recall(teacher: nn.Module, valid, prior: float = 10.) -> torch.Tensor:
+    "The teacher's `cell_recall` on the held-out split `valid` (a `FairDataset` with a protected attribute)."
+    return cell_recall(predict(teacher, valid), valid.c, len(valid.groups), prior)
+
+# %% ../nbs/03_distill.ipynb #73f19ea7
+def cell_alphas(recall: torch.Tensor, alpha: float) -> torch.Tensor:
+    "The teacher's weight per cell of a `cell_recall` table: `alpha * r_cell / max(r)` over the (class, group) cells."
+    return alpha * recall / recall[:, :-1].max().clamp(min=1e-12)
+
+# %% ../nbs/03_distill.ipynb #43381070
+@KD_METHODS.register('kd_cell', label='subgroup-aware KD',
+                     doc="Lukasik et al. 2022: the teacher's weight per (class, group) cell from its held-out recall")
+class SubgroupKDCallback(DistillCallback):
+    """KD with the teacher's weight set per (class, group) cell from its recall on the validation split `valid`
+    (`cell_alphas`): each sample's loss `(1 - alpha_cell) CE + alpha_cell T^2 KL_T`; plain KD where every cell is
+    equally reliable. Samples without an attribute take their class's weight."""
+    def __init__(self, teacher, valid=None, T: float = 4., alpha: float = 0.9, prior: float = 10., **kwargs):
+        _check_T(T); _check_weight('alpha', alpha, 1); _check_weight('prior', prior)
+        if valid is None: raise ValueError("subgroup-aware KD sets its weights on held-out data: pass valid= (the validation split)")
+        if not getattr(valid, 'has_attribute', False):
+            raise ValueError("subgroup-aware KD needs a validation split with a protected attribute")
+        super().__init__(teacher, gamma=0., **kwargs)   # the cross-entropy is weighed per sample in distill_loss
+        self.valid, self.T, self.alpha, self.prior, self.alphas = valid, T, alpha, prior, None
+    def prepare(self, dl):
+        self.alphas = cell_alphas(teacher_cell_recall(self.teacher, self.valid, self.prior), self.alpha)
+        self.alphas = self.alphas.to(next(self.learn.model.parameters()).device)
+    def distill_loss(self, s_logits, t_logits, t_emb, y):
+        a = getattr(self.learn, 'attr', None)
+        al = self.alphas[y, torch.full_like(y, -1) if a is None else a]   # a = -1: the class's weight
+        ce, kd = F.cross_entropy(s_logits.float(), y, reduction='none'), kd_loss(s_logits, t_logits, self.T, 'none')
+        return ((1 - al) * ce + al * kd).mean(), {'kd': kd.mean(), 'alpha': al.mean()}
+
+# %% ../nbs/03_distill.ipynb #dc37c0b6
+@KD_METHODS.register('kd_reweight', label='KD, cells reweighted',
+                     doc='KD with every (class, group) cell of the training split weighing the same in the loss')
+class ReweightedKDCallback(DistillCallback):
+    """KD with each sample weighed `N / (K n_cell)` (`N` samples in `K` non-empty (class, group) cells of `data`, the
+    training split): `w_i ((1 - alpha) CE + alpha T^2 KL_T)`; every cell weighs the same, the mean weight is 1."""
+    def __init__(self, teacher, data=None, T: float = 4., alpha: float = 0.9, **kwargs):
+        _check_T(T); _check_weight('alpha', alpha, 1)
+        if data is None: raise ValueError("reweighted KD counts the training split's cells: pass data= (the training split)")
+        super().__init__(teacher, gamma=0., **kwargs)
+        n = cell_counts(data.y, data.a, data.c, len(data.groups)).float()
+        self.weights = torch.where(n > 0, n.sum() / ((n > 0).sum() * n.clamp(min=1)), torch.zeros(()))
+        self.T, self.alpha = T, alpha
+    def prepare(self, dl): self.weights = self.weights.to(next(self.learn.model.parameters()).device)
+    def distill_loss(self, s_logits, t_logits, t_emb, y):
+        a = getattr(self.learn, 'attr', None)
+        w = self.weights[y, torch.full_like(y, -1) if a is None else a]
+        ce, kd = F.cross_entropy(s_logits.float(), y, reduction='none'), kd_loss(s_logits, t_logits, self.T, 'none')
+        return (w * ((1 - self.alpha) * ce + self.alpha * kd)).mean(), {'kd': kd.mean()}

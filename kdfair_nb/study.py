@@ -73,6 +73,9 @@ FULL = {
         'lambda': {'method': ['kd'], 'lam': [0.5, 1.0, 2.0], 'seed': _SEEDS10},
         'temperature': {'method': ['kd'], 'T': [1.0, 2.0, 8.0], 'seed': _SEEDS10},
         'pruning': {'method': ['none', 'kd'], 'sparsity': [0.75], 'epochs': [4], 'seed': _SEEDS10},
+        # issue 27, the remedies beside plain KD ('methods') and KD + adversary ('lambda'), same teachers and seeds:
+        # subgroup-aware KD and its baseline, KD with the (class, group) cells reweighted (not in quick: its budget)
+        'remedies': {'method': ['kd_cell', 'kd_reweight'], 'seed': _SEEDS10},
     },
     'workers': 2,
     'pages': 'nbs/study/full',  # a second study page in the site
