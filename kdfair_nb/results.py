@@ -26,7 +26,8 @@ __all__ = ['STUDENT_DEFAULTS', 'METHOD_NAMES', 'METRICS', 'select', 'Study', 'lo
 STUDENT_DEFAULTS = dict(method='kd', T=4.0, alpha=0.9, lam=0.0, adv_mode='grl', adv_inputs='logits', sparsity=0.0,
                         prune_kind='unstructured', student='', seed=0)
 _NUMERIC = ('T', 'alpha', 'lam', 'sparsity', 'seed', 'data_seed', 'epochs', 'bs', 'lr')
-METHOD_NAMES = {'none': 'student (no KD)', 'kd': 'KD', 'rkd': 'RKD', 'ctkd': 'CTKD', 'kdpp': 'KD++'}
+METHOD_NAMES = {'none': 'student (no KD)', 'kd': 'KD', 'rkd': 'RKD', 'ctkd': 'CTKD', 'kdpp': 'KD++',
+                'kd_cell': 'subgroup-aware KD', 'kd_reweight': 'KD, cells reweighted'}
 METRICS = ('accuracy', 'macro_precision', 'macro_recall', 'macro_f1', 'mean_abs_disp', 'mean_abs_disp_nonzero',
            'dpd', 'eod', 'agreement', 'cka', 'mean_abs_disp_noise', 'disp_rms', 'disp_rms_corr', 'disp_rms_noise',
            'mean_worst_group_recall', 'worst_group_recall', 'dpd_noise', 'eod_noise', 'min_cell')

@@ -67,7 +67,8 @@ def page_table(table: pd.DataFrame, cols, csv=None, digits: int = 3, names: dict
 # %% ../nbs/13_tables.ipynb #ec408ca1
 # one colour per kind of model in every figure of the study
 METHOD_COLORS = {'teacher': 'black', 'none': 'tab:orange', 'kd': 'tab:blue', 'rkd': 'tab:green', 'ctkd': 'tab:red',
-                 'kdpp': 'tab:purple', 'adversary': 'tab:cyan'}
+                 'kdpp': 'tab:purple', 'adversary': 'tab:cyan', 'kd_cell': 'tab:olive',
+                 'kd_reweight': 'tab:brown'}
 
 def color_of(label: str) -> str:
     "The colour of a model from its method key or its row label in the tables ('KD', 'student (no KD)', 'KD + adversary …')."
