@@ -960,6 +960,12 @@ def cell_alphas(recall: torch.Tensor, alpha: float) -> torch.Tensor:
     "The teacher's weight per cell of a `cell_recall` table: `alpha * r_cell / max(r)` over the (class, group) cells."
     return alpha * recall / recall[:, :-1].max().clamp(min=1e-12)
 
+# %% ../nbs/03_distill.ipynb #38983680
+def _cell_terms(table: torch.Tensor, s_logits, t_logits, y, a, T) -> tuple:
+    "Each sample's entry of a per-cell `table` (`a` None or -1: its class's column), cross-entropy and `T^2 KL_T`."
+    v = table[y, torch.full_like(y, -1) if a is None else a]
+    return v, F.cross_entropy(s_logits.float(), y, reduction='none'), kd_loss(s_logits, t_logits, T, 'none')
+
 # %% ../nbs/03_distill.ipynb #43381070
 @KD_METHODS.register('kd_cell', label='subgroup-aware KD',
                      doc="Lukasik et al. 2022: the teacher's weight per (class, group) cell from its held-out recall")
@@ -978,9 +984,7 @@ class SubgroupKDCallback(DistillCallback):
         self.alphas = cell_alphas(teacher_cell_recall(self.teacher, self.valid, self.prior), self.alpha)
         self.alphas = self.alphas.to(next(self.learn.model.parameters()).device)
     def distill_loss(self, s_logits, t_logits, t_emb, y):
-        a = getattr(self.learn, 'attr', None)
-        al = self.alphas[y, torch.full_like(y, -1) if a is None else a]   # a = -1: the class's weight
-        ce, kd = F.cross_entropy(s_logits.float(), y, reduction='none'), kd_loss(s_logits, t_logits, self.T, 'none')
+        al, ce, kd = _cell_terms(self.alphas, s_logits, t_logits, y, getattr(self.learn, 'attr', None), self.T)
         return ((1 - al) * ce + al * kd).mean(), {'kd': kd.mean(), 'alpha': al.mean()}
 
 # %% ../nbs/03_distill.ipynb #dc37c0b6
@@ -998,7 +1002,5 @@ class ReweightedKDCallback(DistillCallback):
         self.T, self.alpha = T, alpha
     def prepare(self, dl): self.weights = self.weights.to(next(self.learn.model.parameters()).device)
     def distill_loss(self, s_logits, t_logits, t_emb, y):
-        a = getattr(self.learn, 'attr', None)
-        w = self.weights[y, torch.full_like(y, -1) if a is None else a]
-        ce, kd = F.cross_entropy(s_logits.float(), y, reduction='none'), kd_loss(s_logits, t_logits, self.T, 'none')
+        w, ce, kd = _cell_terms(self.weights, s_logits, t_logits, y, getattr(self.learn, 'attr', None), self.T)
         return (w * ((1 - self.alpha) * ce + self.alpha * kd)).mean(), {'kd': kd.mean()}
