@@ -32,7 +32,7 @@ __all__ = ['TEACHER_CACHE_SIZE', 'TEACHER_CACHE_STATS', 'KD_METHODS', 'TeacherOu
            'KDCallback', 'pairwise_distances', 'rkd_distance_loss', 'rkd_angle_loss', 'rkd_loss', 'RKDCallback',
            'ScaleGrad', 'scale_grad', 'ctkd_lambda', 'GlobalTemperature', 'InstanceTemperature', 'CTKDCallback',
            'class_means', 'nd_loss', 'kdpp_projector', 'KDPPCallback', 'cell_counts', 'cell_recall',
-           'teacher_cell_recall', 'cell_alphas', 'SubgroupKDCallback', 'ReweightedKDCallback']
+           'teacher_cell_recall', 'cell_alphas', 'SubgroupKDCallback', 'ReweightedKDCallback', 'group_aware_methods']
 
 # %% ../nbs/03_distill.ipynb #fda68687
 @dataclass
@@ -501,7 +501,7 @@ class DistillCallback(Callback):
     """Base of the distillation callbacks: teacher outputs (cached or online; for the views of a `ReplayViews` in
     the same Learner, cached per view), CE rescaling, `learn.kd_terms`. `cache_topk`: distil from the teacher's
     top-k log-probabilities with the rest spread uniformly, stored compactly (`compact_outputs`)."""
-    order, needs_emb, uses_logits = 10, False, True
+    order, needs_emb, uses_logits, uses_groups = 10, False, True, False
     def __init__(self, teacher: nn.Module, gamma: float = 1., cache: bool = True, cache_dir=None, cache_bs: int = 512,
                  cache_topk: int | None = None):
         super().__init__()
@@ -973,6 +973,7 @@ class SubgroupKDCallback(DistillCallback):
     """KD with the teacher's weight set per (class, group) cell from its recall on the validation split `valid`
     (`cell_alphas`): each sample's loss `(1 - alpha_cell) CE + alpha_cell T^2 KL_T`; plain KD where every cell is
     equally reliable. Samples without an attribute take their class's weight."""
+    uses_groups = True
     def __init__(self, teacher, valid=None, T: float = 4., alpha: float = 0.9, prior: float = 10., **kwargs):
         _check_T(T); _check_weight('alpha', alpha, 1); _check_weight('prior', prior)
         if valid is None: raise ValueError("subgroup-aware KD sets its weights on held-out data: pass valid= (the validation split)")
@@ -993,6 +994,7 @@ class SubgroupKDCallback(DistillCallback):
 class ReweightedKDCallback(DistillCallback):
     """KD with each sample weighed `N / (K n_cell)` (`N` samples in `K` non-empty (class, group) cells of `data`, the
     training split): `w_i ((1 - alpha) CE + alpha T^2 KL_T)`; every cell weighs the same, the mean weight is 1."""
+    uses_groups = True
     def __init__(self, teacher, data=None, T: float = 4., alpha: float = 0.9, **kwargs):
         _check_T(T); _check_weight('alpha', alpha, 1)
         if data is None: raise ValueError("reweighted KD counts the training split's cells: pass data= (the training split)")
@@ -1004,3 +1006,8 @@ class ReweightedKDCallback(DistillCallback):
     def distill_loss(self, s_logits, t_logits, t_emb, y):
         w, ce, kd = _cell_terms(self.weights, s_logits, t_logits, y, getattr(self.learn, 'attr', None), self.T)
         return (w * ((1 - self.alpha) * ce + self.alpha * kd)).mean(), {'kd': kd.mean()}
+
+# %% ../nbs/03_distill.ipynb #7832d4ec
+def group_aware_methods() -> list[str]:
+    "The registered distillation methods whose loss reads the protected attribute (`uses_groups`): the study's remedies."
+    return [m for m in KD_METHODS if getattr(KD_METHODS[m], 'uses_groups', False)]

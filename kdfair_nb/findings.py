@@ -14,8 +14,8 @@ from scipy import stats as sps
 
 from .metrics import BOOT_METRICS, _bincount_conf, _headline, ovr_rates
 from .stats import bootstrap_effect, clustered_effect_ci, corr_ci, effect_ci, verdict
-from .results import Study, _match, lambda_runs, methods_runs, pruning_runs, temperature_runs
-from .tables import _NoValidation, _class_acc, _close, best_lambda
+from .results import Study, _match, lambda_runs, methods_runs, pruning_runs, select, temperature_runs
+from .tables import _NoValidation, _class_acc, _close, best_lambda, remedy_blocks
 
 # %% auto #0
 __all__ = ['CHECKS', 'FINDING_CHECKS', 'test_resamples', 'pair_runs', 'paired_effect', 'sanity_checks', 'teacher_slope',
@@ -104,6 +104,12 @@ def _nokd_runs(study: Study) -> pd.DataFrame:
 def _kd_runs(study: Study) -> pd.DataFrame:
     "The KD student of the methods block: method 'kd' at the default T, unpruned, lambda = 0."
     return methods_runs(study).query("method == 'kd'")
+
+def _variant_kd_runs(study: Study) -> pd.DataFrame:
+    "The KD students of the teacher variants (`Study.variant_students`, with `teacher_variant`): default T, unpruned, λ = 0."
+    vs = study.variant_students
+    if vs.empty: return vs
+    return select(vs, method='kd', T=study.default_T, lam=0.0, sparsity=0.0)
 
 # %% ../nbs/14_findings.ipynb #42038f33
 def _check(name, value=np.nan, lo=np.nan, hi=np.nan, passed=False, detail='') -> dict:
@@ -209,15 +215,25 @@ def sanity_checks(study: Study, min_gap_pt: float = 3.0, confidence: float = 0.9
     return pd.DataFrame(rows, columns=['name', 'value', 'lo', 'hi', 'passed', 'detail'])
 
 # %% ../nbs/14_findings.ipynb #d791d8af
+def _slope_pairs(study: Study, metric: str) -> pd.DataFrame:
+    """KD − no-KD pairs by seed (`run_a, run_b, teacher, effect`) of the plain teachers' KD students and of each
+    teacher variant's (a variant's KD student of seed i against the same no-KD student of seed i)."""
+    nokd, vs = _nokd_runs(study), _variant_kd_runs(study)
+    groups = [_kd_runs(study)] + ([g for _, g in vs.groupby('teacher_variant')] if len(vs) else [])
+    prs = [pair_runs(kd, nokd) for kd in groups]
+    prs = [pr.assign(effect=_pair_diff(pr, kd, nokd, metric)) for pr, kd in zip(prs, groups) if len(pr)]
+    return pd.concat(prs, ignore_index=True) if prs else pd.DataFrame(columns=['run_a', 'run_b', 'teacher', 'effect'])
+
 def teacher_slope(study: Study, metric: str = 'disp_rms_corr', confidence: float = 0.95) -> dict | None:
-    """Slope of the KD − no-KD effect on `metric` against the teacher's own `metric`, over teachers (`points`: one
-    row per teacher); None with fewer than 3 teachers."""
-    kd, nokd, te = _kd_runs(study), _nokd_runs(study), study.teacher_runs('source')
-    pr = pair_runs(kd, nokd)
-    if metric not in kd or pr.teacher.nunique() < 3: return None
-    pr['effect'] = _pair_diff(pr, kd, nokd, metric)
+    """Slope of the KD − no-KD effect on `metric` against the teacher's own `metric`, over teachers — the plain ones
+    and any teacher variants, which spread the teachers' disparities (`points`: one row per teacher, its `variant`
+    '' for a plain one); None with fewer than 3 teachers."""
+    pr = _slope_pairs(study, metric)
+    if metric not in study.students or pr.teacher.nunique() < 3: return None
+    te = pd.concat([study.teacher_runs('source'), study.variant_teachers]).set_index('run_id')
     pts = pr.groupby('teacher')['effect'].agg(['mean', 'size']).rename(columns={'mean': 'effect', 'size': 'pairs'})
-    pts['teacher_value'] = te.set_index('run_id').loc[pts.index, metric].astype(float)
+    pts['teacher_value'] = te.loc[pts.index, metric].astype(float)
+    pts['variant'] = te.loc[pts.index, 'variant'].fillna('').astype(str) if 'variant' in te else ''
     x, y, k = pts.teacher_value.to_numpy(), pts.effect.to_numpy(), len(pts)
     fit = sps.linregress(x, y) if np.ptp(x) > 0 else None
     nan = float('nan')
@@ -234,7 +250,9 @@ def teacher_slope_plot(study: Study, metric: str = 'disp_rms_corr'):
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     if s is not None:
         p = s['points']
-        ax.scatter(p.teacher_value, p.effect, s=30 + 15 * p.pairs, color='tab:blue', zorder=3, label='one teacher (size: its pairs)')
+        for v, g in p.groupby('variant'):  # plain teachers, then each teacher variant with its own marker
+            ax.scatter(g.teacher_value, g.effect, s=30 + 15 * g.pairs, color='tab:blue' if not v else 'tab:green',
+                       marker='o' if not v else 'D', zorder=3, label='one teacher (size: its pairs)' if not v else f'one {v} teacher')
         if np.isfinite(s['effect']):
             xs = np.linspace(p.teacher_value.min(), p.teacher_value.max(), 10)
             ax.plot(xs, s['intercept'] + s['effect'] * xs, color='tab:blue', alpha=.6,
@@ -252,15 +270,19 @@ FINDING_CHECKS = {'kd_disparity': ('teacher_gap', 'kd_vs_nokd_accuracy', 'conver
                   'dpd_eod_vs_T': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
                   'pruning_cev_sde': ('converged', 'cev_sde_defined'),
                   'similarity_bias': ('converged', 'cev_sde_defined'),
-                  'teacher_slope': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged')}
+                  'teacher_slope': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
+                  'remedies': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged'),
+                  'debiased_teacher': ('teacher_gap', 'kd_vs_nokd_accuracy', 'converged')}
 
 # the runs each finding uses: its convergence gate looks at these (and the teachers), not at every run of the study
 _FINDING_RUNS = {'kd_disparity': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs(s)]),
-                 'teacher_slope': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs(s)]),
+                 'teacher_slope': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs(s), _variant_kd_runs(s)]),
                  'adversary': lambda s, m: lambda_runs(s, m),
                  'sc_vs_T': lambda s, m: pd.concat([_nokd_runs(s), temperature_runs(s)]),
                  'dpd_eod_vs_T': lambda s, m: temperature_runs(s),
-                 'pruning_cev_sde': lambda s, m: s.students.iloc[:0], 'similarity_bias': lambda s, m: s.students.iloc[:0]}
+                 'pruning_cev_sde': lambda s, m: s.students.iloc[:0], 'similarity_bias': lambda s, m: s.students.iloc[:0],
+                 'remedies': lambda s, m: pd.concat([_kd_runs(s), *[r for *_, r in remedy_blocks(s, adv_mode=m)]]),
+                 'debiased_teacher': lambda s, m: pd.concat([_kd_runs(s), _variant_kd_runs(s)])}
 
 # %% ../nbs/14_findings.ipynb #2dbac823
 def _gate(checks: pd.DataFrame, key: str, study: Study | None = None, adv_mode: str = 'grl') -> str:
@@ -378,6 +400,34 @@ def _follows_teacher(a: _Assessment) -> tuple[str, list]:
            f"its teacher's disparity a KD student carries beyond the non-distilled student's; {a.pct}")
     return _finding(title, ctx, [dict(label="slope on the teacher's disparity", e=sl, how=sl['covers'], direction=1, digits=2)],
                     a.gate('teacher_slope'))
+
+# %% ../nbs/14_findings.ipynb #5ff52684
+def _variant_context(vt, te, g, kd, D: str, pct: str, ed: dict, et: dict) -> str:
+    "The variant's teachers and KD students against the plain ones (means), and the share of the teacher's cut kept."
+    share = ed['effect'] / et['effect'] if np.isfinite(et['effect']) and abs(et['effect']) > 1e-12 else float('nan')
+    return (f"{len(vt)} teachers: disparity {_mean(vt, D):.3f} against the plain teachers' {_mean(te, D):.3f}, accuracy "
+            f"{_mean(vt, 'accuracy'):.3f} against {_mean(te, 'accuracy'):.3f}; their KD students {_mean(g, D):.3f} against "
+            f"{_mean(kd, D):.3f}: the student keeps {_num(share, 2, sign=False)} of its teacher's cut; Cheng, Agarwal & "
+            f"Amiri (2025) found debiasing largely lost in distillation; {pct}")
+
+def _debiased_teacher(a: _Assessment) -> list:
+    """Per teacher variant, a debiased teacher gives a debiased student (−): its KD students − the plain teachers' KD
+    students of the same seeds, on the disparity; with the teachers' own cut and the students' accuracy (no verdicts)."""
+    s, title = a.study, "A debiased teacher gives a debiased student"
+    vs, kd, (D, dname) = _variant_kd_runs(s), _kd_runs(s), _disp_metric(s)
+    if vs.empty or kd.empty:
+        return [_not_run(title, "no teacher variants in this study: the debiased teachers run in the full preset")]
+    te, out = s.teacher_runs('source'), []
+    for name, g in vs.groupby('teacher_variant'):
+        vt = s.variant_teachers[s.variant_teachers.variant == name]
+        et = a.effect(vt.assign(teacher_id=vt.run_id), te.assign(teacher_id=te.run_id), D)
+        ed, ea = a.effect(g, kd, D), a.effect(g, kd, 'accuracy', scale=100)
+        out.append(_finding(f"{title} ({name})", _variant_context(vt, te, g, kd, D, a.pct, ed, et), [
+            dict(label=f"{name} − plain teacher {dname}", e=et, how=et['covers']),
+            dict(label=f"KD student of the {name} − of the plain teacher {dname}", e=ed, how=ed['covers'], direction=-1),
+            dict(label=f"KD student of the {name} − of the plain teacher test accuracy (pt)", e=ea, how=ea['covers'], digits=2)],
+            a.gate('debiased_teacher')))
+    return out
 
 # %% ../nbs/14_findings.ipynb #ca5e178c
 def _adversary_context(b: dict, max_acc_drop: float, target_cut: float, pct: str) -> str:
@@ -574,6 +624,38 @@ def _less_similar_more_biased(a: _Assessment) -> tuple[str, list]:
                                       e=dict(effect=c['r'], lo=c['lo'], hi=c['hi'], n=c['n'], method=c['method'], covers=covers(c)))
                                  for b, c in cs.items()], a.gate('similarity_bias'))
 
+# %% ../nbs/14_findings.ipynb #f02af207
+def _remedy_context(blocks: list, D: str, pct: str) -> str:
+    "Each remedy's mean test accuracy and disparity `D` over its runs, in the order of `remedy_blocks`."
+    return '; '.join(f"{name}: accuracy {_mean(r, 'accuracy'):.3f}, disparity {_mean(r, D):.3f} ({len(r)} runs)"
+                     for _, name, r in blocks) + f"; {pct}"
+
+# %% ../nbs/14_findings.ipynb #bc9f1e95
+def _remedy(a: _Assessment, blocks: list, key: str) -> tuple[str, list]:
+    """Remedy `key` of `blocks` (`remedy_blocks`) against plain KD, paired by seed: disparity (−), accuracy (pt, no
+    verdict), worst-group recall (+); against KD + adversary when it ran: disparity and accuracy (no verdicts)."""
+    by = {k: (n, r) for k, n, r in blocks}
+    (name, rem), kd, (D, dname) = by[key], by['kd'][1], _disp_metric(a.study)
+    ed, ea, ew = a.effect(rem, kd, D), a.effect(rem, kd, 'accuracy', scale=100), a.effect(rem, kd, 'mean_worst_group_recall')
+    eff = [dict(label=f"{name} − KD {dname}", e=ed, how=ed['covers'], direction=-1),
+           dict(label=f"{name} − KD test accuracy (pt)", e=ea, how=ea['covers'], digits=2),
+           dict(label=f"{name} − KD worst-group recall", e=ew, how=ew['covers'], direction=1)]
+    if 'adversary' in by:
+        an, adv = by['adversary']
+        vd, va = a.effect(rem, adv, D), a.effect(rem, adv, 'accuracy', scale=100)
+        eff += [dict(label=f"{name} − {an} {dname}", e=vd, how=vd['covers']),
+                dict(label=f"{name} − {an} test accuracy (pt)", e=va, how=va['covers'], digits=2)]
+    return _finding(f"Remedy: {name} against plain KD", _remedy_context(blocks, D, a.pct), eff, a.gate('remedies'))
+
+# %% ../nbs/14_findings.ipynb #7d3ee97e
+def _remedies(a: _Assessment, max_acc_drop: float = 0.3) -> list:
+    "One `_remedy` finding per group-aware method that ran, or one 'not run' saying where the block runs."
+    blocks = remedy_blocks(a.study, max_acc_drop, a.adv_mode)
+    if not blocks:
+        return [_not_run("Remedies against plain KD", "no subgroup-aware KD runs in this study: the remedies block "
+                                                     "runs in the full preset")]
+    return [_remedy(a, blocks, k) for k, *_ in blocks if k not in ('kd', 'adversary')]
+
 # %% ../nbs/14_findings.ipynb #71b397fe
 def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, alpha: float = 0.05,
             adv_mode: str = 'grl', min_gap_pt: float = 3.0, confidence: float = 0.95, n_resamples: int = 1000,
@@ -582,7 +664,8 @@ def _assess(study: Study, max_acc_drop: float = 0.3, target_cut: float = 45.0, a
     ck = sanity_checks(study, min_gap_pt, confidence)
     a = _Assessment(study, ck, adv_mode, confidence, n_resamples, seed)
     claims = [_kd_amplifies(a), _follows_teacher(a), _adversary(a, max_acc_drop, target_cut), _sc_grows_with_T(a, alpha),
-              _dpd_eod_improve(a), _pruning_lowers_cev_sde(a), _less_similar_more_biased(a)]
+              _dpd_eod_improve(a), _pruning_lowers_cev_sde(a), _less_similar_more_biased(a), *_remedies(a, max_acc_drop),
+              *_debiased_teacher(a)]
     return _preamble(study, ck) + [s for s, _ in claims], [r for _, rows in claims for r in rows], ck
 
 # %% ../nbs/14_findings.ipynb #f7009624

@@ -79,6 +79,8 @@ class Study:
     students: pd.DataFrame
     failed: pd.DataFrame
     default_T: float = 4.0
+    variant_teachers: pd.DataFrame = field(default_factory=pd.DataFrame)  # teachers trained differently on purpose ...
+    variant_students: pd.DataFrame = field(default_factory=pd.DataFrame)  # ... and their students (`teacher_variant`)
     _preds: dict = field(default_factory=dict, repr=False)
     _embs: dict = field(default_factory=dict, repr=False)
     _ref: tuple | None = field(default=None, repr=False)
@@ -88,7 +90,9 @@ class Study:
 
     def __repr__(self):
         return (f"Study({str(self.path)!r}: {len(self.teachers)} teacher runs, {len(self.students)} student runs, "
-                f"{len(self.failed)} failed, default T = {self.default_T:g})")
+                f"{len(self.failed)} failed, default T = {self.default_T:g}"
+                + (f"; {len(self.variant_teachers)} variant teachers, {len(self.variant_students)} of their students"
+                   if len(self.variant_teachers) else '') + ')')
 
 # %% ../nbs/11_results.ipynb #fdb6bc0f
 def _infer_T(st: pd.DataFrame) -> float:
@@ -110,6 +114,16 @@ def _link_teachers(s: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
         s['teacher_id'] = s.teacher_id.fillna(fill)
     return s
 
+# %% ../nbs/11_results.ipynb #9cefcec7
+def _split_variants(t: pd.DataFrame, s: pd.DataFrame) -> tuple:
+    """`(teachers, students, variant_teachers, variant_students)`: the runs of teacher variants (a non-empty `variant`)
+    and their students (linked by `teacher_id`, with `teacher_variant`) apart from the others."""
+    var = t['variant'].fillna('').astype(str) if 'variant' in t else pd.Series('', index=t.index)
+    vt = t[var != ''].reset_index(drop=True)
+    vs = s[s.teacher_id.isin(vt.run_id)].reset_index(drop=True)
+    vs['teacher_variant'] = vt.set_index('run_id').loc[vs.teacher_id, 'variant'].to_numpy() if len(vs) else ''
+    return t[var == ''].reset_index(drop=True), s[~s.teacher_id.isin(vt.run_id)].reset_index(drop=True), vt, vs
+
 # %% ../nbs/11_results.ipynb #62e97a79
 def load_study(study_dir, default_T: float | None = None, collect: bool = False, preset: str | None = None) -> Study:
     """Read a study folder's teacher and student results (only `status == 'ok'` runs; failures kept in
@@ -128,15 +142,15 @@ def load_study(study_dir, default_T: float | None = None, collect: bool = False,
     t, s = t[t.status == 'ok'].reset_index(drop=True), s[s.status == 'ok'].reset_index(drop=True)
     for k, v in STUDENT_DEFAULTS.items():
         s[k] = s[k].fillna(v).infer_objects() if k in s else v
-    s = _link_teachers(s, t)
-    return Study(p, t, s, failed[['stage', 'run_id', 'error']], float(default_T) if default_T else _infer_T(s))
+    t, s, vt, vs = _split_variants(t, _link_teachers(s, t))
+    return Study(p, t, s, failed[['stage', 'run_id', 'error']], float(default_T) if default_T else _infer_T(s), vt, vs)
 
 # %% ../nbs/11_results.ipynb #cbf81f57
 @patch
 def stage_of(self: Study, run_id: str) -> str:
-    "'teachers' or 'students': where run `run_id` lives."
-    if (self.teachers.run_id == run_id).any(): return 'teachers'
-    if (self.students.run_id == run_id).any(): return 'students'
+    "'teachers' or 'students': where run `run_id` lives (a teacher variant's runs too)."
+    for stage, tables in (('teachers', (self.teachers, self.variant_teachers)), ('students', (self.students, self.variant_students))):
+        if any(len(df) and (df.run_id == run_id).any() for df in tables): return stage
     raise KeyError(f"no finished run {run_id!r} in {self.path}")
 
 @patch
@@ -147,8 +161,9 @@ def run_dir(self: Study, run_id: str) -> Path:
 @patch
 def row(self: Study, run_id: str) -> pd.Series:
     "Results row (params and metrics) of run `run_id`."
-    df = getattr(self, self.stage_of(run_id))
-    return df[df.run_id == run_id].iloc[0]
+    stage = self.stage_of(run_id)
+    for df in (getattr(self, stage), getattr(self, f'variant_{stage}')):
+        if len(df) and (df.run_id == run_id).any(): return df[df.run_id == run_id].iloc[0]
 
 # %% ../nbs/11_results.ipynb #4ac0abc4
 @patch

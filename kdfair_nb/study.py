@@ -77,6 +77,11 @@ FULL = {
         # subgroup-aware KD and its baseline, KD with the (class, group) cells reweighted (not in quick: its budget)
         'remedies': {'method': ['kd_cell', 'kd_reweight'], 'seed': _SEEDS10},
     },
+    # issue 24, teachers of deliberately different disparity: four teachers debiased by the adversarial head (λ = 2, the
+    # largest of the students' λ grid), each distilled into a KD student of its seed. They spread the teachers'
+    # disparities for the slope of the KD effect on the teacher's, and ask whether a debiased teacher gives a debiased
+    # student (Cheng, Agarwal & Amiri 2025 found debiasing largely lost in distillation). Four: two rounds of teachers.
+    'teacher_variants': {'debiased': {'teacher': {'lam': 2.0}, 'seeds': _SEEDS4, 'students': {'method': ['kd']}}},
     'workers': 2,
     'pages': 'nbs/study/full',  # a second study page in the site
     'time': 'about 2 h (estimated)',
@@ -171,6 +176,8 @@ CELEBA = {  # seed 000's fairness part on CelebA (REFERENCE §4)
         'no_kd': {'method': ['none'], 'seed': _SEED000_SEEDS},
         # §4: T = 1..10 in the fairness tables, also 20, 30, 40
         'temperature': {'method': ['kd'], 'T': [float(t) for t in (*range(1, 11), 20, 30, 40)], 'seed': _SEED000_SEEDS},
+        # issue 27: the remedies beside plain KD (T = 4 of 'temperature'), same teachers and seeds
+        'remedies': {'method': ['kd_cell', 'kd_reweight'], 'seed': _SEED000_SEEDS},
     },
     'workers': 1,
     'narrative': "the study pages are written for the embedded Trifeature benchmark (its labels, skew and checks); "
@@ -222,6 +229,8 @@ WIDER = {  # seed 002, KD methods and the adversary on WIDER Attribute (REFERENC
         'no_kd': {'method': ['none'], 'seed': _SEED002_SEEDS},
         # §2/§3: the four KD methods (CKD = kd, RKD, CTKD, KD++), each at lambda 0, 0.5, 1, 2 (the adversary, §3)
         'methods': {'method': ['kd', 'rkd', 'ctkd', 'kdpp'], 'lam': [0.0, 0.5, 1.0, 2.0], 'seed': _SEED002_SEEDS},
+        # issue 27: the remedies beside plain KD and KD + adversary (λ chosen on validation), same teacher and seeds
+        'remedies': {'method': ['kd_cell', 'kd_reweight'], 'seed': _SEED002_SEEDS},
     },
     'workers': 1,
     'narrative': "the study pages are written for the embedded Trifeature benchmark (its labels, skew and checks); "
@@ -260,9 +269,12 @@ def describe_presets(presets: dict | None = None) -> str:
     for name, p in presets.items():
         t = p['teacher']
         n_students = sum(math.prod(len(v) for v in b.values()) for b in p['blocks'].values())
+        variants = (p.get('teacher_variants') or {}).values()  # teachers trained differently on purpose, and their students
+        n_teachers = len(p['teacher_seeds']) + sum(len(v['seeds']) for v in variants)
+        n_students += sum(len(v['seeds']) * math.prod(len(x) for x in v['students'].values()) for v in variants)
         time_ = f"{p['time']} on 2 cores" if p.get('time') else 'time not measured (one GPU per run)'
         lines.append(f"  {name:<{w}} {_describe_data(p['data'])}, pair {t.get('pair', t.get('arch', '?'))}, "
-                     f"{len(p['teacher_seeds'])} + {n_students} runs, {time_}")
+                     f"{n_teachers} + {n_students} runs, {time_}")
     return '\n'.join(lines)
 
 # %% ../nbs/09_study.ipynb #bc4c5e23
@@ -333,6 +345,8 @@ def smoke(preset) -> dict:
         return {k: [1] if k == 'epochs' else list(v)[:1] if k == 'seed' else [list(v)[min(j, len(v) - 1)]]
                 for k, v in grid.items()}
     p['blocks'] = {f"{b}{'' if j == 0 else '-2'}": point(grid, j) for b, grid in p['blocks'].items() for j in (0, 1)}
+    for v in (p.get('teacher_variants') or {}).values():  # a teacher variant: its first seed, one student at the first values
+        v['seeds'], v['students'] = list(v['seeds'])[:1], point(v['students'], 0)
     return p
 
 # %% ../nbs/09_study.ipynb #b6e00322
@@ -372,11 +386,16 @@ def override(preset: dict, assignments=()) -> dict:
 
 # %% ../nbs/09_study.ipynb #440d5605
 def teacher_config(preset: dict, study_dir, root=None) -> dict:
-    "Sweep config of the teacher stage (`root`: a checkout; default: the one you are in, else the installed notebooks)."
-    return {'name': f"{preset['name']}-teachers", 'notebook': str(notebooks_dir(root) / 'experiments/train_teacher.ipynb'),
-            'runs_dir': str(Path(study_dir) / 'teachers'),
-            'base': {**preset['data'], **preset['teacher'], 'cache_dir': str(Path(study_dir) / 'cache')},
-            'grid': {'seed': list(preset['teacher_seeds'])}}
+    """Sweep config of the teacher stage: the teacher seeds, then one block per teacher variant (`root`: a checkout;
+    default: the one you are in, else the installed notebooks)."""
+    cfg = {'name': f"{preset['name']}-teachers", 'notebook': str(notebooks_dir(root) / 'experiments/train_teacher.ipynb'),
+           'runs_dir': str(Path(study_dir) / 'teachers'),
+           'base': {**preset['data'], **preset['teacher'], 'cache_dir': str(Path(study_dir) / 'cache')},
+           'grid': {'seed': list(preset['teacher_seeds'])}}
+    variants = preset.get('teacher_variants') or {}
+    if variants: cfg['sweeps'] = [{'base': {**v['teacher'], 'variant': n}, 'grid': {'seed': list(v['seeds'])}}
+                                  for n, v in variants.items()]
+    return cfg
 
 # %% ../nbs/09_study.ipynb #feb2d208
 def teacher_of(preset: dict, seed: int) -> int:
@@ -387,26 +406,37 @@ def teacher_of(preset: dict, seed: int) -> int:
     return seed if seed in ts else ts[seed % len(ts)]
 
 # %% ../nbs/09_study.ipynb #102cf6ac
-def teacher_dirs(preset: dict, study_dir, root=None) -> dict:
-    "The run folder of each teacher seed of `preset` under `study_dir` (known before training: a run's id is its parameters)."
-    plan = plan_sweep(teacher_config(preset, study_dir, root))
+def teacher_dirs(preset: dict, study_dir, root=None, variant: str | None = None) -> dict:
+    """The run folder of each teacher seed of `preset` under `study_dir`, or of its teacher variant `variant` (known
+    before training: a run's id is its parameters)."""
+    if variant is not None:
+        v = preset['teacher_variants'][variant]
+        preset = {**preset, 'teacher': {**preset['teacher'], **v['teacher'], 'variant': variant},
+                  'teacher_seeds': list(v['seeds'])}
+    plan = plan_sweep(teacher_config({**preset, 'teacher_variants': {}}, study_dir, root))
     return {int(p['seed']): str(plan.runs_dir / rid) for rid, p in plan.runs}
 
 # %% ../nbs/09_study.ipynb #24557f81
 def student_config(preset: dict, study_dir, teacher_dir=None, root=None) -> dict:
     """Sweep config of the student stage: one sweep block per study block and teacher, each student seed distilled
-    from its teacher (`teacher_of`). `teacher_dir`: a folder for every student (one teacher), a dict of folders by
-    teacher seed, or None: the preset's own teacher runs under `study_dir` (`teacher_dirs`)."""
-    if teacher_dir is None: teacher_dir = teacher_dirs(preset, study_dir, root)
+    from its teacher (`teacher_of`), then each teacher variant's students (seed i from the variant's teacher i).
+    `teacher_dir`: a folder for every student (one teacher), a dict of folders by teacher seed (a variant's: by
+    `(variant, seed)`), or None: the preset's own teacher runs under `study_dir` (`teacher_dirs`)."""
+    variants = preset.get('teacher_variants') or {}
+    if teacher_dir is None:
+        teacher_dir = {**teacher_dirs(preset, study_dir, root), **{(n, s): d for n in variants
+                                                                   for s, d in teacher_dirs(preset, study_dir, root, n).items()}}
     by_seed = teacher_dir if isinstance(teacher_dir, dict) else None
+    folder = lambda key: str(by_seed[key] if by_seed else teacher_dir)
     sweeps = []
     for b in preset['blocks'].values():
         seeds = list(b.get('seed', [preset['student'].get('seed', 0)]))
         groups = {}
         for s in seeds: groups.setdefault(teacher_of(preset, s) if by_seed else None, []).append(s)
         for t, ss in groups.items():
-            base = {'teacher_dir': str(by_seed[t] if by_seed else teacher_dir)}
-            sweeps.append({'base': base, 'grid': {**b, 'seed': ss} if 'seed' in b else dict(b)})
+            sweeps.append({'base': {'teacher_dir': folder(t)}, 'grid': {**b, 'seed': ss} if 'seed' in b else dict(b)})
+    for n, v in variants.items():
+        sweeps += [{'base': {'teacher_dir': folder((n, s))}, 'grid': {**v['students'], 'seed': [s]}} for s in v['seeds']]
     return {'name': f"{preset['name']}-students", 'notebook': str(notebooks_dir(root) / 'experiments/distill.ipynb'),
             'runs_dir': str(Path(study_dir) / 'students'), 'base': dict(preset['student']), 'sweeps': sweeps}
 
@@ -468,6 +498,8 @@ def experiment_rules(notebook) -> dict:
              'n_train': _range(1), 'n_valid': _range(0), 'n_test': _range(1), 'size': _range(8), 'skew': _range(0, 1),
              'weights': _weights_file, 'opt': _or_none(_choice(('adam', 'sgd'))), 'wd': _or_none(_range(0)),
              'views': _or_none(_range(0)), 'device': _or_none(_device)}
+    if stem == 'train_teacher':  # a teacher variant debiased by the adversarial head
+        rules.update(lam=_or_none(_range(0)), adv_mode=_or_none(_choice(ADV_MODES)))
     if stem == 'distill':
         rules.update(method=_choice(KD_METHODS), T=_range(0, lo_open=True), alpha=_range(0, 1), lam=_range(0),
                      adv_mode=_choice(ADV_MODES), adv_inputs=_choice(ADV_INPUTS), sparsity=_range(0, 1, hi_open=True),
@@ -480,6 +512,8 @@ def check_study(preset, study_dir, root=None):
     trains; raises one `SweepConfigError` that lists every problem."""
     p, errors = get_preset(preset), []
     tdirs = {s: str(Path(study_dir) / 'teachers' / f'T{s}') for s in p['teacher_seeds']}  # placeholders: nothing trained
+    tdirs.update({(n, s): str(Path(study_dir) / 'teachers' / f'T{n}{s}') for n, v in (p.get('teacher_variants') or {}).items()
+                  for s in v['seeds']})
     for cfg in (teacher_config(p, study_dir, root), student_config(p, study_dir, tdirs, root)):
         try: plan_sweep(cfg, rules=experiment_rules(cfg['notebook']))
         except SweepConfigError as e: errors.append(f"{cfg['name']}: {e}")
@@ -614,8 +648,13 @@ def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, ti
     teachers = run_sweep(teacher_config(p, study_dir, root), executor=executor, workers=workers,
                          scheduler=scheduler, progress=progress, resources=resources)
     timing['teachers'] = time.perf_counter() - t0
-    teachers = teachers[teachers.run_id.isin([Path(d).name for d in teacher_dirs(p, study_dir, root).values()])]
-    _check_teachers(teachers, {teacher_of(p, s) for b in p['blocks'].values() for s in b.get('seed', [0])})
+    by_variant = {None: teacher_dirs(p, study_dir, root),
+                  **{n: teacher_dirs(p, study_dir, root, n) for n in p.get('teacher_variants') or {}}}
+    ids = {n: [Path(d).name for d in dirs.values()] for n, dirs in by_variant.items()}
+    teachers = teachers[teachers.run_id.isin(sum(ids.values(), []))]
+    _check_teachers(teachers[teachers.run_id.isin(ids[None])], {teacher_of(p, s) for b in p['blocks'].values() for s in b.get('seed', [0])})
+    for n, v in (p.get('teacher_variants') or {}).items():
+        _check_teachers(teachers[teachers.run_id.isin(ids[n])], set(v['seeds']))
     t0 = time.perf_counter()
     cfg = student_config(p, study_dir, None, root)
     students = run_sweep(cfg, executor=executor, workers=workers, scheduler=scheduler, progress=progress, resources=resources)

@@ -19,10 +19,11 @@ from .stats import per_class_accuracy, similarity_bias_correlation, tc_sc_table
 from .results import METHOD_NAMES, METRICS, Study, _agg, _match, _method_order, fmt_mean_std, lambda_runs, mean_ci, methods_runs, pruning_runs, temperature_runs
 
 # %% auto #0
-__all__ = ['READER_NAMES', 'MISSING_WHY', 'METHOD_COLORS', 'compact_table', 'page_table', 'color_of', 'lambda_table',
-           'best_lambda', 'tradeoff_plot', 'tradeoff_3d', 'model_table', 'class_disparity', 'disparity_bars',
-           'tc_sc_vs_T', 'dpd_eod_vs_T', 'dpd_eod_plot', 'rate_shifts', 'cev_sde_table', 'rate_shift_scatter',
-           'similarity_bias', 'similarity_bias_plot', 'compression_table', 'training_curves']
+__all__ = ['READER_NAMES', 'MISSING_WHY', 'METHOD_COLORS', 'REMEDY_COLS', 'compact_table', 'page_table', 'color_of',
+           'lambda_table', 'best_lambda', 'tradeoff_plot', 'tradeoff_3d', 'remedy_blocks', 'remedies_table',
+           'remedies_plot', 'model_table', 'class_disparity', 'disparity_bars', 'tc_sc_vs_T', 'dpd_eod_vs_T',
+           'dpd_eod_plot', 'rate_shifts', 'cev_sde_table', 'rate_shift_scatter', 'similarity_bias',
+           'similarity_bias_plot', 'compression_table', 'training_curves']
 
 # %% ../nbs/13_tables.ipynb #0b268526
 READER_NAMES = {'n': 'n', 'n_runs': 'n', 'accuracy': 'accuracy', 'mean_abs_disp': 'mean |disparity|', 'dpd': 'DPD',
@@ -215,6 +216,55 @@ def tradeoff_3d(study: Study, adv_mode: str = 'grl'):
         ax.scatter(lr['accuracy'], lr['mean_abs_disp'], lr['lam'], s=8, c='.6')
         plot_tradeoff_3d(t, x='accuracy', y='mean_abs_disp', z='lam', ax=ax)
     ax.set_xlabel('accuracy'); ax.set_ylabel('mean |disparity|'); ax.set_zlabel('λ')
+    return _close(fig)
+
+# %% ../nbs/13_tables.ipynb #a1363e79
+def remedy_blocks(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl') -> list:
+    """`(key, name, runs)` of plain KD ('kd'), of each group-aware method that ran (its name in `KD_METHODS`) and of
+    KD + adversary ('adversary') at the λ `best_lambda` chooses on validation; all at the default T, unpruned. Empty
+    when no group-aware method ran."""
+    from kdfair_nb.distill import KD_METHODS, group_aware_methods  # here: the other tables need no torch
+    mr = methods_runs(study)
+    ran = [m for m in group_aware_methods() if (mr.method == m).any()]
+    if not ran: return []
+    out = [(m, KD_METHODS.label(m), mr[mr.method == m]) for m in ['kd', *ran]]
+    b = _chosen_lambda(study, max_acc_drop, adv_mode)
+    if b is not None:
+        lr = lambda_runs(study, adv_mode)
+        out.append(('adversary', f"KD + adversary (λ = {b['lam']:g})", lr[_match(lr.lam, b['lam'])]))
+    return out
+
+# %% ../nbs/13_tables.ipynb #a9415edd
+REMEDY_COLS = ('accuracy', 'disp_rms_corr', 'mean_abs_disp', 'mean_worst_group_recall')
+
+def remedies_table(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', confidence: float = 0.95) -> pd.DataFrame:
+    "One row per `remedy_blocks` entry: n, and mean, SD and interval of the mean of each of `REMEDY_COLS`."
+    rows = []
+    for _, name, runs in remedy_blocks(study, max_acc_drop, adv_mode):
+        r = {'model': name, **_agg(runs, REMEDY_COLS)}
+        for c in REMEDY_COLS:
+            _, r[f'{c}_lo'], r[f'{c}_hi'] = mean_ci(runs[c] if c in runs else [], confidence)
+        rows.append(r)
+    cols = ['model', 'n', *[f'{c}{s}' for c in REMEDY_COLS for s in ('', '_std', '_lo', '_hi')]]
+    return pd.DataFrame(rows, columns=cols).set_index('model')
+
+# %% ../nbs/13_tables.ipynb #08d06162
+def remedies_plot(study: Study, max_acc_drop: float = 0.3, adv_mode: str = 'grl', confidence: float = 0.95):
+    "Accuracy against bias-corrected disparity per remedy (`remedies_table`): means with their intervals, runs faint."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    blocks = remedy_blocks(study, max_acc_drop, adv_mode)
+    if not blocks:
+        ax.text(.5, .5, 'no remedies block in this study', ha='center', transform=ax.transAxes); return _close(fig)
+    t = remedies_table(study, max_acc_drop, adv_mode, confidence)
+    for key, name, runs in blocks:
+        r, c = t.loc[name], color_of(key)
+        ax.scatter(runs['accuracy'], runs['disp_rms_corr'], s=10, color=c, alpha=.3)
+        ax.errorbar(r.accuracy, r.disp_rms_corr, xerr=[[r.accuracy - r.accuracy_lo], [r.accuracy_hi - r.accuracy]],
+                    yerr=[[r.disp_rms_corr - r.disp_rms_corr_lo], [r.disp_rms_corr_hi - r.disp_rms_corr]],
+                    fmt='o', color=c, capsize=3, label=f'{name} (n = {int(r.n)})')
+    ax.set_xlabel('test accuracy'); ax.set_ylabel('disparity (RMS, bias-corrected)'); ax.legend(fontsize='small')
+    ax.set_title(f'Remedies: means with {confidence:.0%} intervals over seeds')
     return _close(fig)
 
 # %% ../nbs/13_tables.ipynb #1d6c6e72

@@ -158,22 +158,24 @@ def _fake_extras(w, vpred, acc, noise_rng) -> tuple[dict, pd.DataFrame]:
                 valid_eod=v['eod'], train_accuracy=min(0.999, v['accuracy'] + 0.06), **info), h
 
 # %% ../nbs/12_testing.ipynb #e9d402e7
-def _fake_teachers(w, tdir: Path, teacher_seeds, latency: bool = True) -> dict:
-    "Write a teacher run per seed; `{seed: (run folder, predictions, embeddings, per-class accuracy, disparity)}`."
-    E, out = w.E, {}
+def _fake_teachers(w, tdir: Path, teacher_seeds, latency: bool = True, variant: str = '', disp: float | None = None) -> dict:
+    """Write a teacher run per seed; `{seed: (run folder, predictions, embeddings, per-class accuracy, disparity)}`.
+    `variant`: a teacher variant of that name (its own runs), at disparity `disp` (default: the plain teachers')."""
+    E, out, d0, v = w.E, {}, disp, [zlib.crc32(variant.encode())] if variant else []  # a variant: its own draws
     for ts in teacher_seeds:
-        srng, xrng = np.random.default_rng([w.rng_seed, 1, ts]), np.random.default_rng([w.rng_seed, 11, ts])
-        disp = max(0.005, E['teacher_disp'] + E['teacher_disp_sd'] * np.random.default_rng([w.rng_seed, 3, ts]).normal())
+        srng, xrng = np.random.default_rng([w.rng_seed, 1, ts, *v]), np.random.default_rng([w.rng_seed, 11, ts, *v])
+        disp = max(0.005, (E['teacher_disp'] if d0 is None else d0)
+                   + E['teacher_disp_sd'] * np.random.default_rng([w.rng_seed, 3, ts, *v]).normal())
         pred, vpred = _fake_predictions(w, E['teacher_acc'], disp, srng, xrng)
         df = _pred_frame(w.y, w.a, pred, srng, w.C)
         emb = w.Z + 0.3 * srng.normal(size=w.Z.shape)
         ex, hist = _fake_extras(w, vpred, E['teacher_acc'], xrng)
         m = dict(role='teacher', arch='cifar_resnet20', train_seconds=60.0, epoch_seconds=6.0,
-                 params=272_474, flops=41_000_000, **fairness_report(df, warn=False), **ex)
+                 params=272_474, flops=41_000_000, **fairness_report(df, warn=False), **ex, variant=variant)
         if latency: m.update(latency_ms_b1=2.0, latency_ms_b64=30.0)
         tparams = dict(dataset=w.data_json['dataset'], n_train=0, n_valid=0, n_test=w.N, size=32, skew=0.8,
                        balanced_test=False, imbalance=0.0, data_seed=0, pair='default', arch='', epochs=1, lr=0.003,
-                       bs=128, seed=ts, threads=1, cache_dir='', data_root='', weights='')
+                       bs=128, seed=ts, threads=1, cache_dir='', data_root='', weights='', **({'variant': variant} if variant else {}))
         rid = _write_run(tdir, 'train_teacher', tparams, m, df, emb, w.data_json, hist)
         out[ts] = (tdir / rid, df, emb, np.asarray(per_class_accuracy(df, n_classes=w.C))[0], disp)
     return out
@@ -238,10 +240,11 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
                     methods=('none', 'kd', 'rkd', 'ctkd', 'kdpp'), lams=(0.0, 0.5, 1.0, 2.0), Ts=(1.0, 2.0, 4.0, 8.0),
                     sparsities=(0.45, 0.75), prune_seeds=(0, 1, 2), default_T: float = 4.0, effects: dict | None = None,
                     data: dict | None = None, latency: bool = True, n_failed: int = 1, rng_seed: int = 0,
-                    teacher_per_seed: bool = False) -> Path:
+                    teacher_per_seed: bool = False, teacher_variants: dict | None = None) -> Path:
     """Write a synthetic study folder with planted effects (see `FAKE_EFFECTS`) in the layout `load_study` reads.
     `teacher_per_seed`: student seed s distils from teacher seed s (else `teacher_seeds[s % n]`), as the study's
-    presets do; otherwise every student distils from the first teacher."""
+    presets do; otherwise every student distils from the first teacher. `teacher_variants`: `{name: {'seeds': ...,
+    'disp': ...}}`, teachers of another disparity, each distilled into a KD student of its seed."""
     from kdfair_nb.sweep import collect_results, record_failure, run_id
     E, path = {**FAKE_EFFECTS, **(effects or {})}, Path(path)
     w = _fake_world(np.random.default_rng(rng_seed), rng_seed, E, n_classes, n_test, data)
@@ -255,6 +258,11 @@ def make_fake_study(path, n_classes: int = 10, n_test: int = 2000, teacher_seeds
                              _pruning_plan(E, prune_seeds, sparsities, sbase, lambda s: teachers[teacher_of(s)][3], w.dev_pattern)):
         key = json.dumps(p, sort_keys=True)
         if key not in done: done.add(key); _fake_student(w, sdir, teachers[teacher_of(p['seed'])], p, *args, latency=latency, **kw)
+    kd_acc = np.where(np.arange(w.C) < E['sc_classes'](default_T), E['student_acc'] + E['sc_shift'], E['student_acc'])
+    for name, v in (teacher_variants or {}).items():
+        vt = _fake_teachers(w, tdir, v['seeds'], latency, variant=name, disp=v.get('disp'))
+        for s in v['seeds']:
+            _fake_student(w, sdir, vt[s], {**sbase, 'seed': s}, kd_acc, E['kd_disp'](default_T), latency=latency)
     for i in range(n_failed):
         p = {**sbase, 'teacher_dir': str(teachers[ts_list[0]][0]), 'method': 'kd', 'lam': 99.0 + i}
         record_failure(sdir, run_id('distill', p), p, {'type': 'RuntimeError', 'message': 'planted failure'})

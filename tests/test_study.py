@@ -53,12 +53,17 @@ def test_nested_presets_train_only_what_the_smaller_lacks(tmp_path):
     from kdfair_nb.results import load_study
     small = {**get_preset('tiny'), 'name': 'tiny-quick', 'runs': 'tiny-bench'}
     big = {**get_preset('tiny'), 'name': 'tiny-full', 'runs': 'tiny-bench',
-           'blocks': {'methods': {'method': ['none', 'kd'], 'seed': [0, 1]}}}   # seed 1 distils from teacher 1
+           'blocks': {'methods': {'method': ['none', 'kd'], 'seed': [0, 1]}},   # seed 1 distils from teacher 1
+           # and a teacher variant: a teacher debiased by the adversarial head, distilled into a KD student
+           'teacher_variants': {'debiased': {'teacher': {'lam': 1.0}, 'seeds': [0], 'students': {'method': ['kd']}}}}
     d = tmp_path / 'runs' / 'tiny-bench'
     a = run_study(small, d, narrative=False, progress=False)
     assert (a['runs'], a['skipped'], a['failed']) == (4, 0, 0)
     b = run_study(big, d, narrative=False, progress=False)
-    assert (b['runs'], b['skipped'], b['failed']) == (6, 4, 0)      # 2 teachers + 2 students of the small study: skipped
+    assert (b['runs'], b['skipped'], b['failed']) == (8, 4, 0)      # 2 teachers + 2 students of the small study: skipped
     s, f = load_study(d, preset='tiny-quick'), load_study(d, preset='tiny-full')
     assert len(s.students) == 2 and len(f.students) == 4 and set(s.students.run_id) < set(f.students.run_id)
+    assert len(s.variant_teachers) == 0 and len(f.teachers) == 2                  # the variant: apart from the main runs
+    vt, vs = f.variant_teachers.iloc[0], f.variant_students.iloc[0]
+    assert (vt.variant, vt.lam, vt.seed, vs.teacher_variant, vs.teacher_id, vs.seed) == ('debiased', 1.0, 0, 'debiased', vt.run_id, 0)
     assert sorted(f.students.drop_duplicates('seed').set_index('seed').teacher_id.map(f.teachers.set_index('run_id').seed)) == [0, 1]
