@@ -15,7 +15,9 @@ STUDY_NBS = Path(__file__).resolve().parent.parent / 'nbs' / 'study'
 @pytest.fixture(scope='module')
 def fake_study(tmp_path_factory):
     d = tmp_path_factory.mktemp('fake_study')
-    make_fake_study(d, teacher_per_seed=True)  # each student seed distils from its own teacher, as the presets do
+    # each student seed distils from its own teacher, as the presets do; with the remedies and a debiased teacher
+    make_fake_study(d, teacher_per_seed=True, methods=('none', 'kd', 'rkd', 'ctkd', 'kdpp', 'kd_cell', 'kd_reweight'),
+                    teacher_variants={'debiased': dict(seeds=(0, 1, 2), disp=0.03)})
     return d
 
 
@@ -36,6 +38,7 @@ def test_narrative_executes(fake_study, tmp_path, name):
                        for c in nb.cells for o in c.get('outputs', []))
         assert any(f': {v}' in text for v in ('reproduced', 'contradicted', 'inconclusive', 'not assessed'))  # findings
         assert 'Sanity checks the verdicts rest on' in text and ' [' in text  # with their checks and intervals
+        assert 'Remedy: subgroup-aware KD against plain KD' in text and 'A debiased teacher gives a debiased student (debiased)' in text
         n_png = sum('image/png' in o.get('data', {}) for c in nb.cells for o in c.get('outputs', []))
         assert n_png >= 6
 
