@@ -54,7 +54,7 @@ QUICK = {
     'pages': 'nbs/study',  # its executed study notebooks are the site's study pages
     # the other KD methods (RKD, CTKD, KD++: a table, no finding) are not in the embedded study: 4.5 of the quick study's
     # minutes on 2 cores (RKD alone 2.4 min a run)
-    'time': 'about 55 min',  # make study from a fresh clone, estimated idle (71 min measured with other work beside it)
+    'time': 'about 80 min',  # make study from a fresh clone, idle 2-core AMD EPYC: 78.6 min (README, performance)
 }
 
 # %% ../nbs/09_study.ipynb #38887ac9
