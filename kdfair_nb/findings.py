@@ -281,7 +281,9 @@ _FINDING_RUNS = {'kd_disparity': lambda s, m: pd.concat([_nokd_runs(s), _kd_runs
                  'sc_vs_T': lambda s, m: pd.concat([_nokd_runs(s), temperature_runs(s)]),
                  'dpd_eod_vs_T': lambda s, m: temperature_runs(s),
                  'pruning_cev_sde': lambda s, m: s.students.iloc[:0], 'similarity_bias': lambda s, m: s.students.iloc[:0],
-                 'remedies': lambda s, m: pd.concat([_kd_runs(s), *[r for *_, r in remedy_blocks(s, adv_mode=m)]]),
+                 # the remedies' verdicts compare them with plain KD; their rows against KD + adversary have none
+                 'remedies': lambda s, m: pd.concat([_kd_runs(s), *[r for k, _, r in remedy_blocks(s, adv_mode=m)
+                                                                   if k != 'adversary']]),
                  'debiased_teacher': lambda s, m: pd.concat([_kd_runs(s), _variant_kd_runs(s)])}
 
 # %% ../nbs/14_findings.ipynb #2dbac823
