@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+PATIENCES = (3, 5, 8, 10)
+
 
 def stop_epoch(valid_loss, patience: int) -> tuple[int, int]:
     "(epochs trained, 1-based epoch kept) when training stops after `patience` epochs without a lower validation loss"
@@ -25,7 +27,7 @@ def stop_epoch(valid_loss, patience: int) -> tuple[int, int]:
     return len(valid_loss), best + 1
 
 
-def replay(study: Path, patiences=(3, 5, 8, 10)) -> pd.DataFrame:
+def replay(study: Path, patiences=PATIENCES) -> pd.DataFrame:
     "A row per unpruned run of `study` (teachers/ and students/): its budget, best epoch, and each patience's stop."
     rows = []
     for hist in sorted(study.glob('*/*/history.csv')):
@@ -52,6 +54,6 @@ if __name__ == '__main__':
     if a.runs: print(df.to_string(index=False))
     for role, g in df.groupby('role'):
         print(f"{role}: {len(g)} runs, {g.epochs.sum()} epochs trained, best epochs {g.best.min()}-{g.best.max()}")
-        for p in (3, 5, 8, 10):
+        for p in PATIENCES:
             print(f"  patience {p:2d}: {g[f'stop{p}'].sum() / g.epochs.sum():4.0%} of the epochs, "
                   f"the same model kept in {g[f'same{p}'].sum()} of {len(g)}")

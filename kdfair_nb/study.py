@@ -59,8 +59,9 @@ QUICK = {
 
 # %% ../nbs/09_study.ipynb #38887ac9
 # five teachers and seeds (ten were planned; five keep the top-up after the quick study — one more teacher, three
-# debiased ones and the remedies: two rounds of teachers — to about an hour on 2 cores). The other KD methods (RKD, CTKD, KD++: a table, no
-# finding) are left out of the embedded study for the same reason: they run in the WIDER preset (seed 002's)
+# debiased ones and the remedies: two rounds of teachers — to about an hour on 2 cores). The other KD methods (RKD,
+# CTKD, KD++: a table, no finding) are left out of the embedded study for the same reason: they run in the WIDER
+# preset (seed 002's)
 _SEEDS5 = list(range(5))
 FULL = {
     'name': 'full',
