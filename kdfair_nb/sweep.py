@@ -6,7 +6,7 @@ Docs: https://kdfair.github.io/kdfair/sweep.html.md"""
 
 # %% ../nbs/08_sweep.ipynb #1ad5efd8
 from __future__ import annotations
-import argparse, ast, concurrent.futures as cf, datetime, hashlib, itertools, json, os, re, secrets, shutil, socket, sys, threading, time, warnings
+import argparse, ast, concurrent.futures as cf, datetime, hashlib, heapq, itertools, json, os, re, secrets, shutil, socket, sys, threading, time, warnings
 import traceback as tb
 from dataclasses import dataclass
 from pathlib import Path
@@ -634,15 +634,33 @@ def _execute(todo, run, executor, workers, scheduler, dask_kwargs, resources=Non
     else: raise SweepConfigError(f"unknown executor {executor!r}: use 'local' or 'dask'")
 
 # %% ../nbs/08_sweep.ipynb #2a320a03
-def time_left(seconds, remaining: int, workers: int = 1) -> float | None:
-    """Seconds the `remaining` runs take, `workers` at a time, at the mean wall time of the finished runs (`seconds`);
-    None when no run is left or none has finished"""
+def time_left(seconds, remaining: int, workers: int = 1, running=()) -> float | None:
+    """Seconds until the `remaining` runs (in flight or waiting) are done, `workers` at a time, each at the mean wall
+    time of the finished runs (`seconds`); `running`: how long each run in flight has been going. None when no run is
+    left or none has finished"""
     if remaining < 1 or not len(seconds): return None
-    return sum(seconds) / len(seconds) * remaining / min(max(1, workers), remaining)
+    mean, running = sum(seconds) / len(seconds), sorted(running)[:remaining]
+    lanes = [max(mean - s, 0.) for s in running] + [0.] * max(max(1, workers) - len(running), 0)  # when each frees
+    heapq.heapify(lanes)
+    for _ in range(remaining - len(running)): heapq.heapreplace(lanes, lanes[0] + mean)  # a waiting run takes the first
+    return max(lanes)
 
 def fmt_duration(s: float) -> str:
     "`s` seconds, readably: '45 s', '12 min', '3.5 h'"
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 90 * 60 else f"{s / 3600:.1f} h"
+
+# %% ../nbs/08_sweep.ipynb #9ae0fa16
+class _InFlight:
+    "When each run in flight began, seen from the runs that finish: `n` runs, `workers` at a time, started at `now`"
+    def __init__(self, n: int, workers: int, now: float):
+        self.starts, self.waiting = [now] * min(n, workers), max(n - workers, 0)
+    def finished(self, seconds: float, now: float):
+        "A run of `seconds` ended at `now`: it leaves its lane, and a waiting run takes the lane"
+        if self.starts: self.starts.remove(min(self.starts, key=lambda s: abs(now - seconds - s)))
+        if self.waiting: self.waiting -= 1; self.starts.append(now)
+    def running(self, now: float) -> list:
+        "How long each run in flight has been going at `now`"
+        return [now - s for s in self.starts]
 
 # %% ../nbs/08_sweep.ipynb #ccdaa206
 @dataclass
@@ -722,11 +740,13 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
                   disable=not (progress and tty), dynamic_ncols=True) as bar:
             bar.set_postfix(counts)
             workers, secs = max(1, int(workers)), []  # wall times of the runs done or failed in this call
+            lanes = _InFlight(len(todo), workers, time.monotonic())
             for n, res in enumerate(_execute(todo, run, executor, workers, scheduler, dask_kwargs, resources) if todo else [], 1):
                 if isinstance(res, tuple): res = _lost_run(plan.runs_dir, *res[1], res[2])  # lost on a dask worker
                 counts[{'ok': 'done', 'skipped': 'skipped'}.get(res.status, 'failed')] += 1
                 if res.status != 'skipped': secs.append(res.seconds)
-                left = time_left(secs, len(todo) - n, workers)
+                now = time.monotonic(); lanes.finished(res.seconds or 0., now)
+                left = time_left(secs, len(todo) - n, workers, lanes.running(now))
                 eta = {} if left is None else {'left': fmt_duration(left)}
                 _report(bar, plan.name, res, counts, len(todo), named, eta, progress and not tty)
                 bar.set_postfix({**counts, **eta}, refresh=False); bar.update()
