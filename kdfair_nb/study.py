@@ -108,7 +108,7 @@ FASHION = {
     'blocks': {k: v for k, v in QUICK['blocks'].items()},
     'workers': 2,
     'pages': 'nbs/study/fashion',
-    'time': 'about 85 min (estimated: teachers 35, students 47 min)',
+    'time': 'about 90 min',  # make study STUDY=fashion from a fresh clone, idle 2-core AMD EPYC: 89.6 min (README)
 }
 
 # %% ../nbs/09_study.ipynb #46629de9
