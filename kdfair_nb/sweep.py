@@ -711,10 +711,11 @@ def _say(msg: str):
 def _report(bar, name: str, res: RunResult, counts: dict, n_todo: int, named: list[str], eta: dict, lines: bool):
     "Say how run `res` ended: a failure through `bar`, and with `lines` (no terminal) every run with the time left"
     what = ' '.join(f"{k}={res.params.get(k)}" for k in named)
+    left = '' if not eta else '; the rest due now' if eta['left'] == 'due' else f"; about {eta['left']} left"
     if res.status == 'failed': bar.write(f"{name}: run {res.run_id} ({what}) failed: {res.error}", file=sys.stderr)
     elif lines:
         _say(f"{name}: {counts['done'] + counts['failed']}/{n_todo} run {res.run_id} ({what}) "
-             f"{res.status} in {res.seconds:.0f} s" + (f"; about {eta['left']} left" if eta else ''))
+             f"{res.status} in {res.seconds:.0f} s" + left)
 
 # %% ../nbs/08_sweep.ipynb #73b09000
 def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None, progress: bool = True, *,
@@ -747,7 +748,7 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
                 if res.status != 'skipped': secs.append(res.seconds)
                 now = time.monotonic(); lanes.finished(res.seconds or 0., now)
                 left = time_left(secs, len(todo) - n, workers, lanes.running(now))
-                eta = {} if left is None else {'left': fmt_duration(left)}
+                eta = {} if left is None else {'left': fmt_duration(left) if left >= 1 else 'due'}  # in flight, past the mean
                 _report(bar, plan.name, res, counts, len(todo), named, eta, progress and not tty)
                 bar.set_postfix({**counts, **eta}, refresh=False); bar.update()
     finally:  # also on Ctrl-C: the table holds every run finished so far
