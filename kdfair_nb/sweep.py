@@ -708,14 +708,15 @@ def _say(msg: str):
     "A progress line on stderr, flushed at once"
     print(msg, file=sys.stderr, flush=True)
 
-def _report(bar, name: str, res: RunResult, counts: dict, n_todo: int, named: list[str], eta: dict, lines: bool):
-    "Say how run `res` ended: a failure through `bar`, and with `lines` (no terminal) every run with the time left"
+def _report(bar, name: str, res: RunResult, counts: dict, n_todo: int, named: list[str], left, lines: bool):
+    """Say how run `res` ended: a failure through `bar`, and with `lines` (no terminal) every run with the time `left`
+    (seconds; None: not known; under a second: the runs in flight are past the mean run time)"""
     what = ' '.join(f"{k}={res.params.get(k)}" for k in named)
-    left = '' if not eta else '; the rest due now' if eta['left'] == 'due' else f"; about {eta['left']} left"
+    eta = '' if left is None else '; the rest due now' if left < 1 else f"; about {fmt_duration(left)} left"
     if res.status == 'failed': bar.write(f"{name}: run {res.run_id} ({what}) failed: {res.error}", file=sys.stderr)
     elif lines:
         _say(f"{name}: {counts['done'] + counts['failed']}/{n_todo} run {res.run_id} ({what}) "
-             f"{res.status} in {res.seconds:.0f} s" + left)
+             f"{res.status} in {res.seconds:.0f} s" + eta)
 
 # %% ../nbs/08_sweep.ipynb #73b09000
 def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None, progress: bool = True, *,
@@ -748,9 +749,9 @@ def run_sweep(config, executor: str = 'local', workers: int = 1, scheduler=None,
                 if res.status != 'skipped': secs.append(res.seconds)
                 now = time.monotonic(); lanes.finished(res.seconds or 0., now)
                 left = time_left(secs, len(todo) - n, workers, lanes.running(now))
-                eta = {} if left is None else {'left': fmt_duration(left) if left >= 1 else 'due'}  # in flight, past the mean
-                _report(bar, plan.name, res, counts, len(todo), named, eta, progress and not tty)
-                bar.set_postfix({**counts, **eta}, refresh=False); bar.update()
+                _report(bar, plan.name, res, counts, len(todo), named, left, progress and not tty)
+                bar.set_postfix({**counts, **({} if left is None else {'left': fmt_duration(left)})}, refresh=False)
+                bar.update()
     finally:  # also on Ctrl-C: the table holds every run finished so far
         table = collect_results(plan.runs_dir)
     table.attrs['counts'] = counts  # what this call did: runs done, skipped (finished before), failed
