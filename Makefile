@@ -1,5 +1,6 @@
 # kdfair: two commands on a fresh machine.
 #   make study   - install (first time), run the quick embedded study, render the report site
+#                  (STUDY=full|fashion|tiny: another preset; ARGS='...': more `kdfair study` options)
 #   make test    - install (first time), run every notebook's tests and the pytest suite
 # Everything lives in .venv, created on first use.
 
@@ -8,6 +9,7 @@ VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.kdfair-installed
 STUDY    ?= quick
+ARGS     ?=
 export PYTHONUNBUFFERED := 1
 
 .PHONY: install study test docs readme export clean-nbs bench chromium fashion-data
@@ -25,7 +27,7 @@ $(STAMP): pyproject.toml
 ## The main job: the quick embedded study, ending with the report site in _site/
 study: $(STAMP)
 	@[ "$(STUDY)" != fashion ] || $(MAKE) -s fashion-data
-	$(BIN)/kdfair study --preset $(STUDY)
+	$(BIN)/kdfair study --preset $(STUDY) $(ARGS)
 	$(MAKE) docs
 	$(MAKE) readme
 

@@ -19,7 +19,7 @@ __all__ = ['QUICK', 'FULL', 'FASHION', 'TINY', 'CIFAR100', 'CELEBA', 'CIFAR100_P
            'PRESETS', 'DATA_LAYOUTS', 'get_preset', 'describe_presets', 'describe_registries', 'data_layout_problems',
            'check_data', 'smoke', 'configure', 'override', 'teacher_config', 'teacher_of', 'teacher_dirs',
            'student_config', 'experiment_rules', 'check_study', 'default_study_dir', 'write_plan', 'pages_dir',
-           'run_narrative', 'render_html', 'run_study', 'main']
+           'run_narrative', 'render_html', 'stage_workers', 'run_study', 'main']
 
 # %% ../nbs/09_study.ipynb #9b5b23ec
 # The embedded benchmark (chosen by measurement: see "Choosing the benchmark" above): biased Trifeature whose label
@@ -645,13 +645,22 @@ def _render_pages(p: dict, study_dir: Path, root, progress: bool = True) -> list
     if not (root and out.resolve().is_relative_to((Path(root) / 'nbs').resolve())): render_html(pages)  # not a site page
     return pages
 
+# %% ../nbs/09_study.ipynb #36703088
+def stage_workers(workers: int, stage: dict, executor: str = 'local') -> int:
+    """Runs of a stage at a time: `workers // stage['threads']` (at least 1) for CPU runs on the local executor, where
+    each run takes `threads` cores; `workers` otherwise (a stage on CUDA, or on Dask: its cluster sets the threads)."""
+    threads, device = int(stage.get('threads') or 1), str(stage.get('device') or 'cpu')
+    if executor != 'local' or device.startswith('cuda') or threads <= 1: return workers
+    return max(1, workers // threads)
+
 # %% ../nbs/09_study.ipynb #fb9e40fa
 def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, timing, resources=None) -> list:
     "The teachers and students sweeps of preset `p` into `study_dir`; wall times go into `timing`."
     Path(study_dir).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    teachers = run_sweep(teacher_config(p, study_dir, root), executor=executor, workers=workers,
-                         scheduler=scheduler, progress=progress, resources=resources)
+    teachers = run_sweep(teacher_config(p, study_dir, root), executor=executor,
+                         workers=stage_workers(workers, p['teacher'], executor), scheduler=scheduler, progress=progress,
+                         resources=resources)
     timing['teachers'] = time.perf_counter() - t0
     by_variant = {None: teacher_dirs(p, study_dir, root),
                   **{n: teacher_dirs(p, study_dir, root, n) for n in p.get('teacher_variants') or {}}}
@@ -662,7 +671,8 @@ def _train_stages(p, study_dir, root, workers, executor, scheduler, progress, ti
         _check_teachers(teachers[teachers.run_id.isin(ids[n])], set(v['seeds']))
     t0 = time.perf_counter()
     cfg = student_config(p, study_dir, None, root)
-    students = run_sweep(cfg, executor=executor, workers=workers, scheduler=scheduler, progress=progress, resources=resources)
+    students = run_sweep(cfg, executor=executor, workers=stage_workers(workers, p['student'], executor), scheduler=scheduler,
+                         progress=progress, resources=resources)
     students = students[students.run_id.isin([r for r, _ in plan_sweep(cfg).runs])]  # a shared folder: this preset's runs
     timing['students'] = time.perf_counter() - t0
     return [teachers, students]
